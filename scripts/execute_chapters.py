@@ -1,0 +1,112 @@
+"""Execute book chapters (Jupytext percent scripts) with Papermill.
+
+Each ``book/NN_name.py`` becomes ``book/NN_name.ipynb`` with its outputs. The
+notebook is written to a temporary file and moved into place only when every
+cell ran, so a failing chapter never leaves a half-executed notebook behind.
+
+Usage::
+
+    python scripts/execute_chapters.py [-p NAME VALUE ...] book/01_data.py ...
+
+``-p NAME VALUE`` overrides a parameter in every chapter that declares it
+(values are parsed as YAML: ``-p n_seeds 2``, ``-p quick true``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jupytext
+import papermill
+import yaml
+
+
+def execute(chapter: Path, parameters: dict) -> Path:
+    notebook = jupytext.read(chapter)
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    declared = _declared_parameters(notebook)
+    relevant = {k: v for k, v in parameters.items() if k in declared}
+    target = chapter.with_suffix(".ipynb")
+    with tempfile.TemporaryDirectory(dir=chapter.parent) as scratch:
+        source = Path(scratch) / "source.ipynb"
+        output = Path(scratch) / target.name
+        jupytext.write(notebook, source)
+        papermill.execute_notebook(
+            source,
+            output,
+            parameters=relevant,
+            cwd=str(chapter.parent),
+            kernel_name="python3",
+            progress_bar=False,
+        )
+        _strip_papermill_noise(output)
+        os.replace(output, target)
+    return target
+
+
+def _declared_parameters(notebook) -> set[str]:
+    names = set()
+    for cell in notebook.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            for line in cell.source.splitlines():
+                name = line.split("=", 1)[0].strip()
+                if "=" in line and name.isidentifier():
+                    names.add(name)
+    return names
+
+
+def _strip_papermill_noise(path: Path) -> None:
+    # Timings and dates in metadata change on every run and would make every
+    # re-execution a diff; the outputs themselves are what nbval compares.
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.get("papermill", {}).pop("start_time", None)
+    notebook.metadata.get("papermill", {}).pop("end_time", None)
+    notebook.metadata.get("papermill", {}).pop("duration", None)
+    notebook.metadata.get("papermill", {}).pop("input_path", None)
+    notebook.metadata.get("papermill", {}).pop("output_path", None)
+    for cell in notebook.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(notebook, path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("chapters", nargs="+", type=Path)
+    parser.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
+    )
+    args = parser.parse_args(argv)
+    # The kernel inherits this: no progress bars (and their timings) in outputs.
+    os.environ["HEA_DVAE_PROGRESS"] = "0"
+    parameters = {name: yaml.safe_load(value) for name, value in args.parameter}
+    for chapter in args.chapters:
+        if not chapter.is_file():
+            parser.error(f"no chapter {chapter}")
+    for chapter in args.chapters:
+        start = time.perf_counter()
+        print(f"executing {chapter} ...", flush=True)
+        try:
+            target = execute(chapter, parameters)
+        except papermill.PapermillExecutionError as error:
+            print(f"\n{chapter} failed in cell {error.exec_count}:\n{error.ename}: {error.evalue}",
+                  file=sys.stderr)
+            print("".join(error.traceback[-3:]), file=sys.stderr)
+            return 1
+        print(f"  wrote {target} in {time.perf_counter() - start:.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

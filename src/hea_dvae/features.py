@@ -1,0 +1,452 @@
+r"""Compositions and the 8 physics-informed features.
+
+An alloy is a vector :math:`x` of atomic fractions over the 30 elements of
+:data:`ELEMENTS` (dataset order). From it, with an element table of
+per-element properties and binary mixing enthalpies :math:`H_{ij}`:
+
+=============  ==============================================================
+``k``          :math:`\sum_i x_i k_i`, bulk modulus (GPa)
+``vm``         :math:`\sum_i x_i V_i`, molar volume (cm³/mol)
+``tm``         :math:`\sum_i x_i T_{m,i}`, melting point (K)
+``vac``        :math:`\sum_i x_i \mathrm{VEC}_i`, valence-electron concentration
+``delta``      :math:`100\sqrt{\sum_i x_i (1 - r_i/\bar r)^2}`, size mismatch (%)
+``delta_chi``  :math:`\sqrt{\sum_i x_i (\chi_i - \bar\chi)^2}`, electronegativity difference
+``delta_s_mix``:math:`-R\sum_i x_i \ln(x_i + \epsilon)`, ideal mixing entropy (J/(mol K))
+``delta_h_mix``:math:`\sum_{i<j} 4 x_i x_j H_{ij}`, mixing enthalpy (kJ/mol)
+=============  ==============================================================
+
+with :math:`\bar r = \sum x_i r_i`, :math:`\bar\chi = \sum x_i \chi_i`, and
+:math:`\epsilon` float32's machine epsilon, as in the authors' code (it makes
+:math:`x\ln x` finite and differentiable at :math:`x=0`).
+
+One function computes them for numpy arrays and for torch tensors (then
+differentiable with respect to the fractions), from one element table.
+Two tables exist: ``"paper"`` (the authors', which reproduces the published
+features) and ``"corrected"`` (standard values; see :func:`table_differences`).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import ModuleType
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+#: The 30 elements, in the dataset's column order.
+ELEMENTS: tuple[str, ...] = (
+    "Fe", "Ni", "Cr", "Co", "Al", "Ti", "Cu", "Mo", "V", "Nb",
+    "Mn", "Zr", "Ta", "W", "Hf", "Si", "Rh", "Ru", "Re", "Os",
+    "Pt", "Pd", "Ir", "Mg", "Ag", "Zn", "Sn", "Au", "Li", "Sc",
+)  # fmt: skip
+
+#: The 8 engineered features, in the dataset's column order.
+FEATURES: tuple[str, ...] = (
+    "k", "vm", "tm", "vac", "delta", "delta_chi", "delta_s_mix", "delta_h_mix",
+)  # fmt: skip
+
+#: Units of the features, for axis labels and tables.
+FEATURE_UNITS: dict[str, str] = {
+    "k": "GPa",
+    "vm": "cm³/mol",
+    "tm": "K",
+    "vac": "e/atom",
+    "delta": "%",
+    "delta_chi": "",
+    "delta_s_mix": "J/(mol·K)",
+    "delta_h_mix": "kJ/mol",
+}
+
+#: Gas constant as used by the authors, J/(mol K).
+GAS_CONSTANT = 8.314
+
+#: Added inside the logarithm of the mixing entropy (the authors' choice).
+ENTROPY_EPS = float(np.finfo(np.float32).eps)
+
+#: Per-element properties an element table holds.
+PROPERTIES: tuple[str, ...] = ("k", "vm", "tm", "vac", "ar", "chi")
+
+TABLES: tuple[str, ...] = ("paper", "corrected")
+
+_ELEMENT_INDEX = {symbol: i for i, symbol in enumerate(ELEMENTS)}
+_SYMBOL = re.compile(r"[A-Z][a-z]*")
+
+
+# --------------------------------------------------------------------------
+# Formulas
+
+
+def composition_vector(formula: str) -> np.ndarray:
+    """Atomic fractions of a formula over :data:`ELEMENTS`.
+
+    Parameters
+    ----------
+    formula : str
+        Any formula pymatgen reads: ``"CoCrFeMnNi"``, ``"Al0.5CoCrFeNi"``,
+        ``"Ti25Zr25Nb25Ta25"``, ``"(CoCrFeNi)90Al10"``. Amounts are relative.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (30,), non-negative, summing to 1.
+
+    Raises
+    ------
+    ValueError
+        Empty or unparsable formula, an unknown symbol, an element outside the
+        30, or a zero or negative amount; the message names the problem.
+    """
+    from pymatgen.core import Composition, Element
+
+    if not isinstance(formula, str):
+        raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+    if not formula.strip():
+        raise ValueError("empty formula: give a composition such as 'CoCrFeMnNi'")
+    written = _SYMBOL.findall(formula)
+    unknown = [s for s in dict.fromkeys(written) if not Element.is_valid_symbol(s)]
+    if unknown:
+        raise ValueError(f"formula {formula!r}: unknown element symbol(s) {', '.join(unknown)}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            amounts = Composition(formula).get_el_amt_dict()
+    except (ValueError, KeyError) as error:
+        reason = str(error) or type(error).__name__
+        if "negative" in reason:
+            reason = "amounts must be positive"
+        raise ValueError(f"cannot parse formula {formula!r}: {reason}") from None
+    zero = [s for s in dict.fromkeys(written) if amounts.get(s, 0) <= 0]
+    if zero:
+        raise ValueError(
+            f"formula {formula!r}: zero amount for {', '.join(zero)}; leave the element out"
+        )
+    outside = [s for s in amounts if s not in _ELEMENT_INDEX]
+    if outside:
+        raise ValueError(
+            f"formula {formula!r}: {', '.join(outside)} not among the 30 supported "
+            f"elements ({' '.join(ELEMENTS)})"
+        )
+    vector = np.zeros(len(ELEMENTS))
+    for symbol, amount in amounts.items():
+        vector[_ELEMENT_INDEX[symbol]] = amount
+    return vector / vector.sum()
+
+
+def composition_matrix(formulas: Iterable[str]) -> np.ndarray:
+    """Stack :func:`composition_vector` over formulas; shape (n, 30)."""
+    formulas = list(formulas)
+    if not formulas:
+        return np.zeros((0, len(ELEMENTS)))
+    return np.stack([composition_vector(f) for f in formulas])
+
+
+def formula_from_vector(fractions, digits: int = 1, min_percent: float = 0.5) -> str:
+    """Readable formula in at.% from a fraction vector, e.g. ``Co20Cr20Fe20Mn20Ni20``.
+
+    Elements below ``min_percent`` at.% are left out; amounts are rounded to
+    ``digits`` decimals (trailing zeros dropped).
+    """
+    fractions = np.asarray(fractions, dtype=float)
+    percent = 100 * fractions / fractions.sum()
+    parts = []
+    for symbol, value in zip(ELEMENTS, percent):
+        if value >= min_percent:
+            text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+            parts.append(f"{symbol}{text}")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------
+# Element tables
+
+
+@dataclass(frozen=True)
+class ElementTable:
+    """Per-element properties over :data:`ELEMENTS` and the mixing-enthalpy matrix.
+
+    Attributes
+    ----------
+    name : str
+        ``"paper"`` or ``"corrected"``.
+    properties : dict
+        property -> array (30,), for :data:`PROPERTIES` (``ar`` in pm).
+    enthalpy : numpy.ndarray
+        (30, 30) symmetric binary mixing enthalpies in kJ/mol, zero diagonal.
+    notes : tuple
+        Human-readable provenance of every value that differs from upstream.
+    """
+
+    name: str
+    properties: dict
+    enthalpy: np.ndarray
+    notes: tuple = field(default=())
+
+    def frame(self) -> pd.DataFrame:
+        """Properties as a DataFrame indexed by element."""
+        return pd.DataFrame(self.properties, index=list(ELEMENTS))[list(PROPERTIES)]
+
+
+def _table_from_upstream(elements: dict, enthalpies: dict) -> ElementTable:
+    properties = {
+        prop: np.array([elements[s][prop] for s in ELEMENTS], dtype=float)
+        for prop in PROPERTIES
+    }
+    enthalpy = np.zeros((len(ELEMENTS), len(ELEMENTS)))
+    for i, a in enumerate(ELEMENTS):
+        for j, b in enumerate(ELEMENTS):
+            if i != j:
+                enthalpy[i, j] = enthalpies[",".join(sorted((a, b)))]
+    return ElementTable("paper", properties, enthalpy)
+
+
+def standard_vec(symbol: str) -> int:
+    """Valence-electron count used for VEC: s + d electrons (group number).
+
+    Groups 1 to 12 count their group number; groups 13 to 18 count the group
+    number minus 10 (Al 3, Si 4, Sn 4). Filled 4f shells are not valence
+    electrons, which is where the upstream table goes wrong for Hf..Au.
+    """
+    from pymatgen.core import Element
+
+    group = Element(symbol).group
+    return group if group <= 12 else group - 10
+
+
+def _corrected_from(paper: ElementTable) -> ElementTable:
+    from pymatgen.core import Element
+
+    getters = {
+        "tm": lambda e: e.melting_point,
+        "vm": lambda e: e.molar_volume,
+        "chi": lambda e: e.X,
+        "k": lambda e: e.bulk_modulus,
+        "ar": lambda e: None if e.atomic_radius is None else 100 * float(e.atomic_radius),
+    }
+    properties = {p: v.copy() for p, v in paper.properties.items()}
+    notes = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, symbol in enumerate(ELEMENTS):
+            element = Element(symbol)
+            for prop, get in getters.items():
+                value = get(element)
+                if value is None:
+                    notes.append(f"{symbol} {prop}: pymatgen has no value; upstream {paper.properties[prop][i]:g} kept")
+                    continue
+                properties[prop][i] = float(value)
+            properties["vac"][i] = standard_vec(symbol)
+    return ElementTable("corrected", properties, paper.enthalpy.copy(), tuple(notes))
+
+
+@lru_cache(maxsize=None)
+def get_table(name: str = "paper") -> ElementTable:
+    """The element table called ``name`` (``"paper"`` or ``"corrected"``).
+
+    ``"paper"`` is read from the authors' pickles; ``"corrected"`` takes
+    ``tm``, ``vm``, ``chi``, ``k`` and ``ar`` from pymatgen's element data
+    (upstream value kept where pymatgen has none: bulk modulus of Zr and Os),
+    VEC from :func:`standard_vec`, and the upstream mixing enthalpies.
+    """
+    if name not in TABLES:
+        raise ValueError(f"unknown element table {name!r}; choose one of {TABLES}")
+    from .data import read_upstream_tables
+
+    paper = _table_from_upstream(*read_upstream_tables())
+    return paper if name == "paper" else _corrected_from(paper)
+
+
+def table_differences(
+    reference: str = "paper", other: str = "corrected", rtol: float = 1e-9
+) -> pd.DataFrame:
+    """Every per-element property that differs between two tables.
+
+    Returns a DataFrame with ``element``, ``property``, both values and the
+    relative difference, largest first.
+    """
+    a, b = get_table(reference).frame(), get_table(other).frame()
+    rows = []
+    for prop in PROPERTIES:
+        for symbol in ELEMENTS:
+            va, vb = a.loc[symbol, prop], b.loc[symbol, prop]
+            if not np.isclose(va, vb, rtol=rtol, atol=0):
+                rows.append((symbol, prop, va, vb, (vb - va) / va))
+    frame = pd.DataFrame(rows, columns=["element", "property", reference, other, "relative"])
+    return frame.sort_values("relative", key=np.abs, ascending=False, ignore_index=True)
+
+
+# --------------------------------------------------------------------------
+# Featurizer
+
+
+def _backend(fractions) -> ModuleType:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return np
+    return torch if isinstance(fractions, torch.Tensor) else np
+
+
+def featurize(fractions, table: str | ElementTable = "paper"):
+    """The 8 engineered features of compositions.
+
+    Parameters
+    ----------
+    fractions : array_like or torch.Tensor
+        Shape (n, 30) or (30,): atomic fractions over :data:`ELEMENTS`, each
+        row summing to 1. A torch tensor gives a torch tensor of its dtype
+        and device, differentiable with respect to ``fractions``.
+    table : str or ElementTable
+        ``"paper"`` (default) reproduces the published features.
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        Shape (n, 8) (or (8,)), columns in :data:`FEATURES` order.
+    """
+    xp = _backend(fractions)
+    table = get_table(table) if isinstance(table, str) else table
+    if xp is np:
+        x = np.asarray(fractions, dtype=float)
+        const = {p: v for p, v in table.properties.items()}
+        enthalpy = table.enthalpy
+    else:
+        x = fractions
+        if not x.is_floating_point():
+            x = x.double()
+        const = {
+            p: xp.as_tensor(v, dtype=x.dtype, device=x.device)
+            for p, v in table.properties.items()
+        }
+        enthalpy = xp.as_tensor(table.enthalpy, dtype=x.dtype, device=x.device)
+    if x.shape[-1] != len(ELEMENTS):
+        raise ValueError(
+            f"fractions must have {len(ELEMENTS)} columns (one per element in "
+            f"ELEMENTS), got shape {tuple(x.shape)}"
+        )
+    single = x.ndim == 1
+    if single:
+        x = x[None, :]
+
+    k, vm, tm, vac = (x @ const[p] for p in ("k", "vm", "tm", "vac"))
+    r_mean = x @ const["ar"]
+    chi_mean = x @ const["chi"]
+    # The tiny offset keeps the square roots differentiable for pure elements,
+    # where the mismatch is exactly zero; it changes no published digit.
+    delta = 100 * xp.sqrt((x * (1 - const["ar"] / r_mean[:, None]) ** 2).sum(-1) + 1e-30)
+    delta_chi = xp.sqrt((x * (const["chi"] - chi_mean[:, None]) ** 2).sum(-1) + 1e-30)
+    s_mix = -GAS_CONSTANT * (x * xp.log(x + ENTROPY_EPS)).sum(-1)
+    h_mix = 2 * ((x @ enthalpy) * x).sum(-1)
+
+    columns = (k, vm, tm, vac, delta, delta_chi, s_mix, h_mix)
+    out = np.stack(columns, axis=-1) if xp is np else xp.stack(columns, dim=-1)
+    return out[0] if single else out
+
+
+def featurize_formulas(formulas: Iterable[str], table: str = "paper") -> pd.DataFrame:
+    """Features of formulas as a DataFrame indexed by formula (as written)."""
+    formulas = list(formulas)
+    values = featurize(composition_matrix(formulas), table=table)
+    return pd.DataFrame(values.reshape(len(formulas), len(FEATURES)), index=formulas, columns=list(FEATURES))
+
+
+def feature_agreement(data: pd.DataFrame, table: str = "paper") -> pd.DataFrame:
+    """How closely :func:`featurize` reproduces a dataset's feature columns.
+
+    Returns one row per feature: largest absolute difference, largest
+    relative difference (against the published value, where it is non-zero)
+    and the alloy where the relative difference is largest.
+    """
+    computed = featurize(data[list(ELEMENTS)].to_numpy(), table=table)
+    published = data[list(FEATURES)].to_numpy(dtype=float)
+    absolute = np.abs(computed - published)
+    scale = np.abs(published)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(scale > 0, absolute / scale, 0.0)
+    worst = relative.argmax(axis=0)
+    return pd.DataFrame(
+        {
+            "max_abs_diff": absolute.max(axis=0),
+            "max_rel_diff": relative.max(axis=0),
+            "worst_alloy": data["formula"].to_numpy()[worst],
+        },
+        index=pd.Index(FEATURES, name="feature"),
+    )
+
+
+def table_effect(data: pd.DataFrame, threshold: float = 0.01) -> pd.DataFrame:
+    """How many alloys the corrected table changes, per feature.
+
+    ``alloys_changed`` counts alloys whose feature moves by more than
+    ``threshold`` (relative) between the ``"paper"`` and ``"corrected"``
+    tables; also the median relative change and the largest absolute one.
+    """
+    x = data[list(ELEMENTS)].to_numpy()
+    paper, corrected = featurize(x, "paper"), featurize(x, "corrected")
+    absolute = np.abs(corrected - paper)
+    # A feature that is zero under one table (delta_chi of two elements of equal
+    # electronegativity) has no relative change; count it as changed when it moves.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(np.abs(paper) > 1e-9, absolute / np.abs(paper), np.inf * (absolute > 1e-9))
+    relative = np.nan_to_num(relative, nan=0.0)
+    return pd.DataFrame(
+        {
+            "alloys_changed": (relative > threshold).sum(axis=0),
+            "median_rel_change": np.median(relative, axis=0),
+            "max_abs_change": absolute.max(axis=0),
+        },
+        index=pd.Index(FEATURES, name="feature"),
+    )
+
+
+def contains_any(data: pd.DataFrame, symbols: Iterable[str]) -> pd.Series:
+    """Boolean mask: alloys that contain at least one of ``symbols``."""
+    symbols = list(symbols)
+    return (data[symbols] > 0).any(axis=1)
+
+
+def element_counts(data: pd.DataFrame) -> pd.Series:
+    """Number of elements in each alloy."""
+    return (data[list(ELEMENTS)] > 0).sum(axis=1)
+
+
+def find_duplicate_compositions(
+    data: pd.DataFrame,
+    split=None,
+    decimals: int = 6,
+) -> pd.DataFrame:
+    """Alloys whose normalised compositions coincide under different spellings.
+
+    Parameters
+    ----------
+    data : DataFrame
+        A tidy dataset (``formula``, the 30 fractions, ``label``).
+    split : mapping, optional
+        part name -> DataFrame (e.g. :func:`hea_dvae.paper_split`); adds a
+        ``part`` column saying where each formula landed.
+    decimals : int
+        Fractions are compared after rounding to this many decimals.
+
+    Returns
+    -------
+    DataFrame
+        One row per formula in a duplicate group: ``group``, ``formula``,
+        ``label``, (``part``), ``labels_conflict`` and ``crosses_split``.
+    """
+    key = data[list(ELEMENTS)].round(decimals).apply(tuple, axis=1)
+    counts = key.map(key.value_counts())
+    groups = data.loc[counts > 1, ["formula", "label"]].copy()
+    groups["group"] = key[counts > 1].map({k: i for i, k in enumerate(dict.fromkeys(key[counts > 1]))})
+    if split is not None:
+        where = {f: part for part, frame in split.items() for f in frame["formula"]}
+        groups["part"] = groups["formula"].map(where)
+    by_group = groups.groupby("group")
+    groups["labels_conflict"] = by_group["label"].transform("nunique") > 1
+    if split is not None:
+        groups["crosses_split"] = by_group["part"].transform("nunique") > 1
+    columns = ["group", "formula", "label"] + (["part"] if split is not None else [])
+    columns += ["labels_conflict"] + (["crosses_split"] if split is not None else [])
+    return groups[columns].sort_values(["group", "formula"], ignore_index=True)

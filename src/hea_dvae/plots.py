@@ -1,0 +1,168 @@
+"""Figures for the book: each function returns a matplotlib Figure.
+
+All figures share one style (``hea_dvae.mplstyle``, applied by :func:`use_style`)
+and one pair of class colours, so that "single phase" looks the same in every
+chapter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .features import ELEMENTS, FEATURE_UNITS, FEATURES, element_counts
+
+STYLE = Path(__file__).with_name("hea_dvae.mplstyle")
+
+#: Colours of the two classes, used everywhere.
+CLASS_COLORS = {1: "#1f77b4", 0: "#d62728"}
+CLASS_NAMES = {1: "single phase", 0: "multi phase"}
+
+#: Axis labels of the engineered features.
+FEATURE_LABELS = {
+    "k": "bulk modulus $K$",
+    "vm": "molar volume $V_m$",
+    "tm": "melting point $T_m$",
+    "vac": "VEC",
+    "delta": r"size mismatch $\delta$",
+    "delta_chi": r"$\Delta\chi$",
+    "delta_s_mix": r"$\Delta S_\mathrm{mix}$",
+    "delta_h_mix": r"$\Delta H_\mathrm{mix}$",
+}
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style."""
+    plt.style.use(STYLE)
+
+
+def feature_label(name: str) -> str:
+    """Axis label with unit, e.g. ``melting point $T_m$ (K)``."""
+    unit = FEATURE_UNITS.get(name, "")
+    return f"{FEATURE_LABELS.get(name, name)} ({unit})" if unit else FEATURE_LABELS.get(name, name)
+
+
+def class_balance(data: pd.DataFrame):
+    """Bar chart of the number of single- and multi-phase alloys."""
+    counts = data["label"].value_counts().reindex([1, 0], fill_value=0)
+    fig, ax = plt.subplots(figsize=(4, 3))
+    bars = ax.bar([CLASS_NAMES[c] for c in counts.index], counts.values,
+                  color=[CLASS_COLORS[c] for c in counts.index])
+    ax.bar_label(bars)
+    ax.set_ylabel("alloys")
+    ax.grid(axis="x", visible=False)
+    return fig
+
+
+def elements_per_alloy(data: pd.DataFrame):
+    """Alloys by number of elements, with the single-phase rate of each group."""
+    n = element_counts(data)
+    table = pd.DataFrame({"n": n, "label": data["label"]})
+    counts = table.groupby(["n", "label"]).size().unstack(fill_value=0).reindex(columns=[1, 0], fill_value=0)
+    rate = table.groupby("n")["label"].mean()
+    fig, ax = plt.subplots()
+    bottom = np.zeros(len(counts))
+    for label in (1, 0):
+        ax.bar(counts.index, counts[label], bottom=bottom, color=CLASS_COLORS[label],
+               label=CLASS_NAMES[label])
+        bottom += counts[label].to_numpy()
+    ax.set_xlabel("number of elements in the alloy")
+    ax.set_ylabel("alloys")
+    ax.set_xticks(counts.index)
+    rate_ax = ax.twinx()
+    rate_ax.plot(rate.index, rate.values, "k-o", label="single-phase rate")
+    rate_ax.set_ylim(0, 1)
+    rate_ax.set_ylabel("single-phase rate")
+    rate_ax.grid(False)
+    handles = ax.get_legend_handles_labels()[0] + rate_ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="upper right")
+    return fig
+
+
+def element_frequency(data: pd.DataFrame):
+    """How many alloys contain each element, split by class."""
+    present = data[list(ELEMENTS)] > 0
+    by_class = {label: present[data["label"] == label].sum() for label in (1, 0)}
+    order = present.sum().sort_values(ascending=False).index
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    bottom = np.zeros(len(order))
+    for label in (1, 0):
+        values = by_class[label][order].to_numpy()
+        ax.bar(order, values, bottom=bottom, color=CLASS_COLORS[label], label=CLASS_NAMES[label])
+        bottom += values
+    ax.set_ylabel("alloys containing the element")
+    ax.legend()
+    ax.grid(axis="x", visible=False)
+    return fig
+
+
+def feature_distributions(data: pd.DataFrame, features=FEATURES, bins: int = 30):
+    """Histograms of the engineered features, one panel each, by class."""
+    features = list(features)
+    ncols = 4
+    nrows = int(np.ceil(len(features) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.6 * nrows))
+    for ax, name in zip(np.ravel(axes), features):
+        edges = np.histogram_bin_edges(data[name], bins=bins)
+        for label in (1, 0):
+            ax.hist(data.loc[data["label"] == label, name], bins=edges, alpha=0.55,
+                    color=CLASS_COLORS[label], label=CLASS_NAMES[label])
+        ax.set_xlabel(feature_label(name))
+    for ax in np.ravel(axes)[len(features):]:
+        ax.set_visible(False)
+    np.ravel(axes)[0].legend()
+    np.ravel(axes)[0].set_ylabel("alloys")
+    return fig
+
+
+def parity(published: pd.DataFrame, computed, features=FEATURES):
+    """Computed against published feature values, one panel per feature."""
+    features = list(features)
+    computed = np.asarray(computed)
+    ncols = 4
+    nrows = int(np.ceil(len(features) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.6 * nrows))
+    for j, (ax, name) in enumerate(zip(np.ravel(axes), features)):
+        x = published[name].to_numpy()
+        ax.scatter(x, computed[:, j], s=5, alpha=0.6)
+        lo, hi = min(x.min(), computed[:, j].min()), max(x.max(), computed[:, j].max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_title(FEATURE_LABELS[name])
+    for ax in np.ravel(axes)[len(features):]:
+        ax.set_visible(False)
+    np.ravel(axes)[0].set_ylabel("computed")
+    np.ravel(axes)[len(features) - ncols if nrows > 1 else 0].set_xlabel("published")
+    return fig
+
+
+def table_comparison(paper, corrected, labels, feature: str = "vac"):
+    """One feature under the paper's and the corrected element table, by class."""
+    j = FEATURES.index(feature)
+    paper, corrected, labels = np.asarray(paper), np.asarray(corrected), np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    for label in (1, 0):
+        mask = labels == label
+        ax.scatter(paper[mask, j], corrected[mask, j], s=8, alpha=0.6,
+                   color=CLASS_COLORS[label], label=CLASS_NAMES[label])
+    lo = min(paper[:, j].min(), corrected[:, j].min())
+    hi = max(paper[:, j].max(), corrected[:, j].max())
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    ax.set_xlabel(f"{FEATURE_LABELS[feature]}, paper table")
+    ax.set_ylabel(f"{FEATURE_LABELS[feature]}, corrected table")
+    ax.legend()
+    return fig
+
+
+def glue_figure(name: str, fig) -> None:
+    """Store a figure under ``name`` for a ``{glue:figure}`` directive, then close it.
+
+    Closing keeps the inline backend from showing the figure a second time
+    where the cell ends.
+    """
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)
