@@ -109,8 +109,8 @@ def fetch(name: str, progress: bool = False) -> Path:
 
 
 def _actual_digest_from(error: Exception) -> str:
-    # pooch words its message as "... known hash ... downloaded file ... : <digest>".
-    words = [w.strip("()'.,") for w in str(error).split()]
+    # pooch words its message as "... expected sha256:<digest> but got <digest>. ...".
+    words = [w.strip("()'.,").rpartition(":")[2] for w in str(error).split()]
     digests = [w for w in words if len(w) == 64 and all(c in "0123456789abcdef" for c in w)]
     return f"got {digests[-1]}" if len(digests) >= 2 else f"pooch said: {error}"
 
@@ -306,8 +306,11 @@ def labelled_fraction_split(
     if n_labelled == len(pool):
         labelled, unlabelled = pool, pool.iloc[:0]
     else:
+        # Stratifying needs room for every class on both sides of the draw.
+        n_classes = pool["label"].nunique()
+        stratify = pool["label"] if len(pool) - n_labelled >= n_classes else None
         labelled, unlabelled = train_test_split(
-            pool, train_size=n_labelled, stratify=pool["label"], random_state=seed
+            pool, train_size=n_labelled, stratify=stratify, random_state=seed
         )
     return {
         "labelled": labelled,

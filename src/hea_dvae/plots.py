@@ -166,3 +166,89 @@ def glue_figure(name: str, fig) -> None:
 
     glue(name, fig, display=False)
     plt.close(fig)
+
+
+def training_curves(history: pd.DataFrame):
+    """Training loss (with its parts) and validation AUC against epoch.
+
+    ``history`` is the table returned by :func:`hea_dvae.train.fit`; the
+    epoch the model was selected at (``history.attrs["best_epoch"]``) is
+    marked.
+    """
+    fig, (loss_ax, auc_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for name in ("loss", "reconstruction", "kl_z", "classification"):
+        if name in history:
+            loss_ax.plot(history["epoch"], history[name], label=name.replace("_", " "))
+    if "val_loss" in history:
+        loss_ax.plot(history["epoch"], history["val_loss"], "k--", label="validation loss")
+    loss_ax.set_yscale("symlog")
+    loss_ax.set_xlabel("epoch")
+    loss_ax.set_ylabel("loss per alloy")
+    loss_ax.legend(fontsize=8)
+    auc_ax.plot(history["epoch"], history["val_auc"], color="C2")
+    auc_ax.set_xlabel("epoch")
+    auc_ax.set_ylabel("validation ROC AUC")
+    best = history.attrs.get("best_epoch")
+    if best is not None:
+        for ax in (loss_ax, auc_ax):
+            ax.axvline(best, color="grey", lw=0.8, ls=":")
+        auc_ax.annotate("selected", (best, auc_ax.get_ylim()[0]), xytext=(3, 5),
+                        textcoords="offset points", fontsize=8, color="grey")
+    return fig
+
+
+def roc_curves(curves: dict, ax=None):
+    """ROC curves with their AUC in the legend.
+
+    Parameters
+    ----------
+    curves : dict
+        name -> (labels, probabilities).
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    else:
+        fig = ax.figure
+    for name, (labels, scores) in curves.items():
+        fpr, tpr, _ = roc_curve(labels, scores)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(labels, scores):.3f})")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_aspect("equal")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def composition_bars(true, reconstructed, names, top: int = 6):
+    """True and reconstructed compositions (at.%) of a few alloys, side by side.
+
+    Parameters
+    ----------
+    true, reconstructed : array-like (n, 30)
+        Fractions over :data:`ELEMENTS`.
+    names : list of str
+        Panel titles (one per alloy).
+    top : int
+        Elements shown per alloy: the largest in either composition.
+    """
+    true, reconstructed = np.asarray(true), np.asarray(reconstructed)
+    n = len(names)
+    ncols = min(n, 3)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.6 * nrows), squeeze=False)
+    width = 0.4
+    for ax, name, t, r in zip(axes.ravel(), names, true, reconstructed):
+        keep = np.argsort(-np.maximum(t, r))[:top]
+        positions = np.arange(len(keep))
+        ax.bar(positions - width / 2, 100 * t[keep], width, label="true", color="0.35")
+        ax.bar(positions + width / 2, 100 * r[keep], width, label="reconstructed", color="C0")
+        ax.set_xticks(positions, [ELEMENTS[i] for i in keep])
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("at.%")
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    axes.ravel()[0].legend(fontsize=8)
+    return fig

@@ -1,0 +1,136 @@
+"""Supervised baselines on the same split and the same 8 engineered features.
+
+Each baseline sees only the labelled alloys (plus the validation set, for the
+one that needs early stopping); none sees the unlabelled compositions. They
+answer: how much of the SSVAE's accuracy comes from the semi-supervised VAE,
+and how much from the features alone?
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .metrics import accuracy, brier, roc_auc
+from .model import MLP
+from .train import _auc, as_arrays, fit_scaler
+
+
+class ClassifierHead(torch.nn.Module):
+    """The SSVAE's ``encoder_y`` on its own: standardise, MLP, sigmoid."""
+
+    def __init__(self, feature_mean, feature_std, hidden=(100, 100)):
+        super().__init__()
+        self.encoder_y = MLP((len(feature_mean), *hidden, 1))
+        self.register_buffer("feature_mean", torch.as_tensor(feature_mean, dtype=torch.float32))
+        self.register_buffer("feature_std", torch.as_tensor(feature_std, dtype=torch.float32))
+
+    def forward(self, e: torch.Tensor) -> torch.Tensor:
+        return self.encoder_y((e - self.feature_mean) / self.feature_std).squeeze(-1)
+
+    @torch.no_grad()
+    def predict_proba(self, features) -> np.ndarray:
+        e = torch.tensor(np.asarray(features, dtype=np.float32))
+        return torch.sigmoid(self(e)).numpy()
+
+
+def fit_classifier_head(
+    labelled,
+    validation,
+    hidden=(100, 100),
+    lr: float = 3e-3,
+    epochs: int = 2000,
+    patience: int = 300,
+    seed: int = 42,
+) -> ClassifierHead:
+    """Train :class:`ClassifierHead` with BCE on labelled alloys only.
+
+    Full batch Adam; model selection as in :func:`hea_dvae.train.fit`
+    (validation AUC, ties broken by validation BCE, patience).
+    """
+    _, e, y = as_arrays(labelled)
+    _, val_e, val_y = as_arrays(validation)
+    torch.manual_seed(seed)
+    head = ClassifierHead(*fit_scaler(e), hidden=hidden)
+    optimiser = torch.optim.Adam(head.parameters(), lr=lr)
+    e_t, y_t = torch.tensor(e), torch.tensor(y)
+    val_e_t, val_y_t = torch.tensor(val_e), torch.tensor(val_y)
+    best_key, best_epoch, best_state = (-np.inf, -np.inf), 0, copy.deepcopy(head.state_dict())
+    for epoch in range(1, epochs + 1):
+        head.train()
+        loss = F.binary_cross_entropy_with_logits(head(e_t), y_t)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        head.eval()
+        with torch.no_grad():
+            val_logits = head(val_e_t)
+            val_loss = F.binary_cross_entropy_with_logits(val_logits, val_y_t).item()
+        key = (_auc(val_y, torch.sigmoid(val_logits).numpy()), -val_loss)
+        if key > best_key:
+            best_key, best_epoch, best_state = key, epoch, copy.deepcopy(head.state_dict())
+        if epoch - best_epoch >= patience:
+            break
+    head.load_state_dict(best_state)
+    return head.eval()
+
+
+def sklearn_baselines(seed: int = 42) -> dict:
+    """The scikit-learn baselines, unfitted, seeded."""
+    return {
+        "logistic_regression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)),
+        "random_forest": RandomForestClassifier(n_estimators=500, random_state=seed, n_jobs=1),
+        "gradient_boosting": GradientBoostingClassifier(random_state=seed),
+    }
+
+
+def run_baselines(split: dict, seed: int = 42, part: str = "test") -> pd.DataFrame:
+    """Fit every baseline on ``split["labelled"]`` and score it on ``split[part]``.
+
+    Parameters
+    ----------
+    split : dict
+        As from :func:`hea_dvae.data.paper_split`.
+    seed : int
+        Seed of the random forest, the gradient boosting and the classifier head.
+    part : str
+        Which part to score (``"test"`` by default).
+
+    Returns
+    -------
+    DataFrame
+        One row per baseline: ``baseline``, ``part``, ``n``, ``accuracy``,
+        ``auc``, ``brier``.
+    """
+    _, e, y = as_arrays(split["labelled"])
+    _, eval_e, eval_y = as_arrays(split[part])
+    probabilities = {}
+    for name, estimator in sklearn_baselines(seed).items():
+        probabilities[name] = estimator.fit(e, y.astype(int)).predict_proba(eval_e)[:, 1]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in hea_dvae.train: small matrices, robust to shared cores
+    try:
+        head = fit_classifier_head(split["labelled"], split["validation"], seed=seed)
+    finally:
+        torch.set_num_threads(threads)
+    probabilities["classifier_head"] = head.predict_proba(eval_e)
+    rows = [
+        {
+            "baseline": name,
+            "part": part,
+            "n": len(eval_y),
+            "accuracy": accuracy(eval_y, p),
+            "auc": roc_auc(eval_y, p),
+            "brier": brier(eval_y, p),
+        }
+        for name, p in probabilities.items()
+    ]
+    return pd.DataFrame(rows)
