@@ -18,20 +18,15 @@ from hea_dvae.cli import main
 from hea_dvae.features import ELEMENTS, FEATURES, composition_vector, featurize
 from hea_dvae.model import SSVAEConfig
 from hea_dvae.train import TrainConfig, fit
+from synthetic import synthetic_alloys as make_alloys
 
 HEADER = "formula,p_single_phase,k,vm,tm,vac,delta,delta_chi,delta_s_mix,delta_h_mix"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def synthetic_alloys(n, seed):
-    rng = np.random.default_rng(seed)
-    x = np.zeros((n, len(ELEMENTS)))
-    for row in x:
-        chosen = rng.choice(len(ELEMENTS), size=rng.integers(2, 6), replace=False)
-        row[chosen] = rng.dirichlet(np.ones(len(chosen)))
-    e = featurize(x)  # real features, so the scaler is realistic
-    label = (e[:, FEATURES.index("delta")] < 6).astype(int)
-    return pd.DataFrame(x, columns=list(ELEMENTS)).assign(**dict(zip(FEATURES, np.asarray(e).T)), label=label)
+    # Real features, so that the fitted scaler is realistic.
+    return make_alloys(n, seed, real_features=True)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +120,20 @@ def test_train_writes_a_loadable_checkpoint(tmp_path, capsys):
     assert description["extra"]["seed"] == 1 and description["extra"]["epochs_run"] == 3
     assert len(pd.read_csv(out / "history.csv")) == 3
     checkpoint.load(out)
+
+
+@pytest.mark.needs_data
+def test_fetch_verifies_the_cached_files(capsys):
+    from hea_dvae import config
+
+    assert main(["fetch"]) == 0
+    err = capsys.readouterr().err
+    for name in config.DATA_FILES:
+        assert f"ok  {name}" in err
+
+
+def test_fetch_refuses_an_unknown_file(capsys):
+    status = main(["fetch", "nonsense.csv"])
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "nonsense.csv" in err and "HEA_top30_comps.csv" in err

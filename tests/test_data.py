@@ -321,3 +321,33 @@ def test_data_config_checks_its_values():
         data.DataConfig(labelled_fraction=0)
     with pytest.raises(ValueError, match="seed"):
         data.DataConfig(seed=-1)
+
+
+@pytest.mark.needs_data
+def test_with_table_recomputes_features_only_for_other_tables():
+    from hea_dvae.data import split_with_table, with_table
+
+    data = load_dataset()
+    assert with_table(data, "paper").equals(data)
+    corrected = with_table(data, "corrected")
+    w_alloys = data["W"] > 0
+    # W counts 6 valence electrons in the corrected table instead of 20.
+    drop = (data.loc[w_alloys, "vac"] - corrected.loc[w_alloys, "vac"]).to_numpy()
+    np.testing.assert_allclose(drop, 14 * data.loc[w_alloys, "W"].to_numpy()
+                               + 14 * data.loc[w_alloys, ["Hf", "Ta", "Re", "Os", "Ir", "Pt", "Au"]].sum(axis=1).to_numpy()
+                               + 10 * data.loc[w_alloys, "Sn"].to_numpy(), rtol=1e-12)
+    assert corrected[list(ELEMENTS)].equals(data[list(ELEMENTS)])
+    parts = split_with_table(paper_split(data), "corrected")
+    assert {k: len(v) for k, v in parts.items()} == {"labelled": 864, "unlabelled": 296, "validation": 75, "test": 138}
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [({"table": "nist"}, "table"), ({"labelled_fraction": 0}, "labelled_fraction"),
+     ({"labelled_fraction": 1.5}, "labelled_fraction"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed")],
+)
+def test_data_config_refuses_nonsense(kwargs, word):
+    from hea_dvae.data import DataConfig
+
+    with pytest.raises(ValueError, match=word):
+        DataConfig(**kwargs)

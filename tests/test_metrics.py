@@ -64,3 +64,30 @@ def test_evaluate_on_a_frame():
     expected = reconstruction_errors(x, by_hand)
     assert scores["mae_all"] == pytest.approx(expected["mae_all"])
     assert scores["mae_present"] == pytest.approx(expected["mae_present"])
+
+
+def test_summarize_gives_mean_and_sample_std():
+    from hea_dvae.metrics import summarize
+
+    runs = [{"seed": 0, "n": 10, "auc": 0.8}, {"seed": 1, "n": 10, "auc": 0.9}, {"seed": 2, "n": 10, "auc": 1.0}]
+    table = summarize(runs)
+    assert list(table.index) == ["auc"]  # seed and n are not metrics
+    assert table.loc["auc", "mean"] == pytest.approx(0.9)
+    assert table.loc["auc", "std"] == pytest.approx(0.1)  # ddof=1: sqrt((0.01+0+0.01)/2)
+    assert table.loc["auc", "mean ± std"] == "0.900 ± 0.100"
+    assert table.loc["auc", "runs"] == 3
+
+
+def test_comparison_table_formats_single_and_repeated_runs():
+    import pandas as pd
+
+    from hea_dvae.metrics import comparison_table
+
+    table = comparison_table(
+        {"many": pd.DataFrame({"auc": [0.5, 0.7]}), "one": pd.DataFrame({"auc": [0.25], "mae_all": [2.0]})},
+        columns=["auc", "mae_all"],
+    )
+    assert table.loc["many", "auc"] == "0.600 ± 0.141"
+    assert table.loc["many", "mae_all"] == ""
+    assert table.loc["one", "auc"] == "0.250" and table.loc["one", "mae_all"] == "2.000"
+    assert table["runs"].tolist() == [2, 1]

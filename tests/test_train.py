@@ -11,22 +11,10 @@ from hea_dvae.features import ELEMENTS, FEATURES
 from hea_dvae.metrics import roc_auc
 from hea_dvae.model import SSVAEConfig
 from hea_dvae.train import TrainConfig, as_arrays, fit, fit_scaler
+from synthetic import synthetic_alloys
 
 FAST = TrainConfig(model=SSVAEConfig(hidden=(32, 32)), epochs=150, patience=60, min_epochs=0)
 
-
-def synthetic_alloys(n, seed):
-    """Alloys of 2-5 elements whose label is the sign of one (raw-scaled) feature."""
-    rng = np.random.default_rng(seed)
-    x = np.zeros((n, len(ELEMENTS)))
-    for row in x:
-        chosen = rng.choice(len(ELEMENTS), size=rng.integers(2, 6), replace=False)
-        row[chosen] = rng.dirichlet(np.ones(len(chosen)))
-    e = rng.normal(size=(n, len(FEATURES))) * [50, 2, 300, 1, 3, 0.05, 2, 10] + [170, 9, 1800, 7, 5, 0.1, 12, -8]
-    label = (e[:, 4] > 5).astype(int)  # only delta matters
-    frame = pd.DataFrame(x, columns=list(ELEMENTS)).assign(**dict(zip(FEATURES, e.T)), label=label)
-    frame.insert(0, "formula", [f"alloy{seed}_{i}" for i in range(n)])
-    return frame
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +105,47 @@ def test_baselines_learn_the_synthetic_rule(split):
     assert (table["auc"] > 0.9).all()
     assert ((table["brier"] >= 0) & (table["brier"] < 0.25)).all()
     pd.testing.assert_frame_equal(table, run_baselines(split, seed=0))  # seeded
+
+
+@pytest.mark.parametrize(
+    "bad, word",
+    [
+        ({"lr": 0.0}, "lr"),
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 2.5}, "epochs"),
+        ({"patience": -3}, "patience"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"select": "accuracy"}, "select"),
+        ({"weight_decay": -1e-3}, "weight_decay"),
+    ],
+)
+def test_nonsense_training_parameters_are_refused(bad, word):
+    with pytest.raises(ValueError, match=word):
+        TrainConfig(**bad)
+
+
+def test_model_config_from_dict_in_train_config():
+    config = TrainConfig(model={"z_dim": 3, "hidden": [16]})
+    assert config.model.z_dim == 3 and config.model.hidden == (16,)
+
+
+def test_selection_by_validation_loss_picks_the_lowest_loss(split):
+    config = TrainConfig(model=FAST.model, epochs=80, patience=80, min_epochs=0, select="loss")
+    _, history = fit(split["labelled"], split["unlabelled"], split["validation"], config, seed=3, progress=False)
+    best = history.attrs["best_epoch"]
+    assert history["val_loss"].iloc[best - 1] == history["val_loss"].min()
+
+
+def test_fit_seeds_trains_one_model_per_seed(split):
+    from hea_dvae.train import fit_seeds
+
+    config = TrainConfig(model=FAST.model, epochs=30, patience=30, min_epochs=0)
+    models, histories = fit_seeds(split, config, seeds=[5, 6], progress=False)
+    assert sorted(models) == [5, 6] and sorted(histories) == [5, 6]
+    assert histories[5].attrs["seed"] == 5
+    p5, p6 = (models[s].predict_proba(split["test"]) for s in (5, 6))
+    assert not np.allclose(p5, p6)
+    again, _ = fit(split["labelled"], split["unlabelled"], split["validation"], config, seed=5, progress=False)
+    np.testing.assert_array_equal(again.predict_proba(split["test"]), p5)
+    with pytest.raises(ValueError, match="seeds"):
+        fit_seeds(split, config, seeds=[])

@@ -1,4 +1,4 @@
-"""Command line: ``hea-dvae train`` and ``hea-dvae predict``.
+"""Command line: ``hea-dvae fetch``, ``hea-dvae train`` and ``hea-dvae predict``.
 
 Each subcommand is a ``_cmd_*`` function taking the parsed arguments and
 returning the exit status; add one with :func:`build_parser`.
@@ -40,7 +40,7 @@ def _train_config(args: argparse.Namespace):
     )
 
 
-def train_on_paper_split(config=None, seed: int = DEFAULT_SEED, progress: bool = True):
+def train_on_paper_split(config=None, seed: int = DEFAULT_SEED, progress: bool | None = None):
     """Train on the paper split; return the model, its history and the split."""
     from .data import paper_split
     from .train import fit
@@ -53,7 +53,7 @@ def train_on_paper_split(config=None, seed: int = DEFAULT_SEED, progress: bool =
     return model, history, split
 
 
-def default_model(progress: bool = False):
+def default_model(progress: bool | None = None):
     """The cached default model, trained once on the paper split (seed 42) if absent."""
     from . import checkpoint, config
 
@@ -81,7 +81,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .metrics import evaluate
 
     config = _train_config(args)
-    model, history, split = train_on_paper_split(config, seed=args.seed, progress=not args.quiet)
+    model, history, split = train_on_paper_split(config, seed=args.seed, progress=False if args.quiet else None)
     scores = {part: evaluate(model, split[part]) for part in ("validation", "test")}
     checkpoint.save(
         model,
@@ -142,6 +142,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from . import config
+    from .data import DataIntegrityError, fetch
+
+    names = args.files or list(config.DATA_FILES)
+    unknown = [name for name in names if name not in config.DATA_FILES]
+    if unknown:
+        _error(f"unknown data file(s) {', '.join(unknown)}; pinned: {', '.join(config.DATA_FILES)}")
+        return EXIT_BAD_INPUT
+    print(f"data folder: {config.data_dir()}", file=sys.stderr)
+    for name in names:
+        try:
+            path = fetch(name, progress=config.show_progress())
+        except (DataIntegrityError, OSError) as error:
+            _error(f"{name}: {error}")
+            return EXIT_ERROR
+        print(f"ok  {name}  ({path.stat().st_size:,} bytes, SHA-256 verified)", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; one subparser per subcommand."""
     parser = argparse.ArgumentParser(
@@ -149,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Semi-supervised VAE for high-entropy alloys (Zeng, Khan & Post).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    fetch = commands.add_parser(
+        "fetch", help="download (or verify) the pinned upstream data files; see HEA_DVAE_DATA_DIR"
+    )
+    fetch.add_argument("files", nargs="*", metavar="FILE", help="file names (default: all)")
+    fetch.set_defaults(handler=_cmd_fetch)
 
     train = commands.add_parser("train", help="train on the paper split and save a checkpoint")
     train.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")

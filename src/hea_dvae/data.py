@@ -353,6 +353,26 @@ class DataConfig:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
 
 
+def with_table(frame: pd.DataFrame, table: str = "paper") -> pd.DataFrame:
+    """A copy of ``frame`` whose 8 feature columns are computed with ``table``.
+
+    ``"paper"`` returns the published columns unchanged (the featurizer
+    reproduces them to 1e-13); any other table recomputes them from the
+    fractions with :func:`hea_dvae.features.featurize`.
+    """
+    from .features import featurize
+
+    out = frame.copy()
+    if table != "paper" and len(out):
+        out[list(FEATURES)] = featurize(out[list(ELEMENTS)].to_numpy(), table=table)
+    return out
+
+
+def split_with_table(split: Mapping[str, pd.DataFrame], table: str = "paper") -> dict[str, pd.DataFrame]:
+    """:func:`with_table` applied to every part of a split."""
+    return {name: with_table(frame, table) for name, frame in split.items()}
+
+
 def split_sizes(split: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Size and single-phase share of each part of a split."""
     return pd.DataFrame(

@@ -52,10 +52,15 @@ class TrainConfig:
         keeps torch's setting. One thread is as fast as two for these small
         matrices and is not slowed down several-fold when another process
         shares the cores.
+    select : {"auc", "loss"}
+        What picks the best epoch on the validation set: ``"auc"``, the ROC
+        AUC of q(y|e) (ties broken by the lower loss), or ``"loss"``, the
+        whole validation loss (reconstruction, KL and classification), which
+        also rewards a sharper decoder.
     """
 
     model: SSVAEConfig = field(default_factory=SSVAEConfig)
-    lr: float = 3e-3
+    lr: float = 1e-2
     weight_decay: float = 0.0
     epochs: int = 2000
     batch_size: int | None = None
@@ -64,6 +69,28 @@ class TrainConfig:
     sample: bool = True
     device: str = "cpu"
     num_threads: int | None = 1
+    select: str = "auc"
+
+    def __post_init__(self):
+        if isinstance(self.model, dict):
+            self.model = SSVAEConfig.from_dict(self.model)
+        problems = []
+        if not self.lr > 0:
+            problems.append(f"lr must be positive, got {self.lr}")
+        if self.weight_decay < 0:
+            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        for name in ("epochs", "patience"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                problems.append(f"{name} must be a positive integer, got {value!r}")
+        if self.min_epochs < 0:
+            problems.append(f"min_epochs must be >= 0, got {self.min_epochs}")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            problems.append(f"batch_size must be a positive integer or None, got {self.batch_size!r}")
+        if self.select not in ("auc", "loss"):
+            problems.append(f"select must be 'auc' or 'loss', got {self.select!r}")
+        if problems:
+            raise ValueError("invalid TrainConfig: " + "; ".join(problems))
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -129,7 +156,7 @@ def fit(
     validation,
     config: TrainConfig | None = None,
     seed: int = 42,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> tuple[SSVAE, pd.DataFrame]:
     """Train an SSVAE on labelled plus unlabelled alloys; select it on validation.
 
@@ -149,8 +176,8 @@ def fit(
     seed : int
         Seeds initialisation, batching and the z noise; the same seed gives
         the same model.
-    progress : bool
-        Show a tqdm progress bar.
+    progress : bool, optional
+        Show a tqdm progress bar; by default unless ``$HEA_DVAE_PROGRESS=0``.
 
     Returns
     -------
@@ -160,7 +187,10 @@ def fit(
         One row per epoch: ``epoch``, the training loss and its parts,
         ``val_loss``, ``val_bce``, ``val_auc``, ``val_accuracy``, ``seconds``.
     """
+    from .config import show_progress
+
     config = config or TrainConfig()
+    progress = show_progress(progress)
     threads = torch.get_num_threads()
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
@@ -238,12 +268,15 @@ def _fit(labelled, unlabelled, validation, config: TrainConfig, seed: int, progr
         )
         records.append(record)
 
-        key = (val_auc if not math.isnan(val_auc) else -math.inf, -val_loss)
+        if config.select == "loss":
+            key = (-val_loss, val_auc if not math.isnan(val_auc) else -math.inf)
+        else:
+            key = (val_auc if not math.isnan(val_auc) else -math.inf, -val_loss)
         if key > best_key:
             best_key, best_epoch = key, epoch
             best_state = copy.deepcopy(model.state_dict())
         if progress and epoch % 25 == 0:
-            bar.set_postfix(loss=f"{record['loss']:.2f}", val_auc=f"{val_auc:.3f}", best=f"{best_key[0]:.3f}@{best_epoch}")
+            bar.set_postfix(loss=f"{record['loss']:.2f}", val_auc=f"{val_auc:.3f}", best=f"{best_epoch}")
         if epoch >= config.min_epochs and epoch - best_epoch >= config.patience:
             break
     bar.close()
@@ -253,3 +286,41 @@ def _fit(labelled, unlabelled, validation, config: TrainConfig, seed: int, progr
     history = pd.DataFrame.from_records(records)
     history.attrs.update(best_epoch=best_epoch, seed=seed, train_config=config.to_dict())
     return model, history
+
+
+def fit_seeds(split, config: TrainConfig | None = None, seeds=range(5), progress: bool | None = None):
+    """Train one model per seed on a split; return the models and their histories.
+
+    Parameters
+    ----------
+    split : mapping
+        ``labelled``, ``unlabelled`` and ``validation`` parts (as from
+        :func:`hea_dvae.data.paper_split`); the test part is not read.
+    config : TrainConfig, optional
+        Shared by every run.
+    seeds : iterable of int
+        One training run per seed.
+    progress : bool, optional
+        A progress bar over the seeds (each run's own bar is hidden).
+
+    Returns
+    -------
+    models : dict
+        seed -> trained :class:`SSVAE`.
+    histories : dict
+        seed -> history DataFrame (see :func:`fit`).
+    """
+    from tqdm.auto import tqdm
+
+    from .config import show_progress
+
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    models, histories = {}, {}
+    for seed in tqdm(seeds, desc="seeds", disable=not show_progress(progress)):
+        models[seed], histories[seed] = fit(
+            split["labelled"], split["unlabelled"], split["validation"],
+            config=config, seed=seed, progress=False,
+        )
+    return models, histories
