@@ -13,6 +13,12 @@ PARAMS ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 CHAPTERS := $(sort $(wildcard book/[0-9][0-9]_*.py))
 
+# Torch picks kernels by CPU (AVX-512 or AVX2), and their rounding differs:
+# after a thousand training steps the printed numbers would too. One kernel
+# family everywhere makes the executed chapters reproducible across x86 CPUs.
+export ATEN_CPU_CAPABILITY ?= avx2
+export MKL_CBWR ?= AVX2
+
 .DEFAULT_GOAL := help
 .PHONY: help setup data book chapters html test test-fast bench clean
 
