@@ -35,7 +35,19 @@ FEATURE_LABELS = {
 
 
 def use_style() -> None:
-    """Apply the book's matplotlib style."""
+    """Apply the book's matplotlib style (and, in a notebook, inline figures).
+
+    Inside a Jupyter kernel the inline backend is switched on even when
+    ``$MPLBACKEND`` names another one, so that figures (and the ones glued
+    into the book) are always stored in the notebook as PNG.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the book extras
+        get_ipython = lambda: None  # noqa: E731
+    shell = get_ipython()
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        shell.run_line_magic("matplotlib", "inline")
     plt.style.use(STYLE)
 
 
