@@ -65,8 +65,8 @@ def _declared_parameters(notebook) -> set[str]:
 
 
 def _strip_papermill_noise(path: Path) -> None:
-    # Timings and dates in metadata change on every run and would make every
-    # re-execution a diff; the outputs themselves are what nbval compares.
+    # Timings, dates and random cell ids change on every run and would make
+    # every re-execution a diff; the outputs themselves are what nbval compares.
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
@@ -75,9 +75,11 @@ def _strip_papermill_noise(path: Path) -> None:
     notebook.metadata.get("papermill", {}).pop("duration", None)
     notebook.metadata.get("papermill", {}).pop("input_path", None)
     notebook.metadata.get("papermill", {}).pop("output_path", None)
-    for cell in notebook.cells:
+    for index, cell in enumerate(notebook.cells):
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        # Random cell ids would make every re-execution a diff.
+        cell.id = f"cell-{index}"
     nbformat.write(notebook, path)
 
 
