@@ -290,7 +290,21 @@ def _backend(fractions) -> ModuleType:
     return torch if isinstance(fractions, torch.Tensor) else np
 
 
-def featurize(fractions, table: str | ElementTable = "paper"):
+def _check_fractions(x: np.ndarray) -> None:
+    # float32 rows (e.g. a softmax in torch) sum to 1 only to about 1e-6.
+    tolerance = 1e-6 if x.dtype == np.float64 else 1e-4
+    negative = (x < 0).any(axis=1)
+    off = np.abs(x.sum(axis=1) - 1) > tolerance
+    if negative.any() or off.any():
+        rows = np.flatnonzero(negative | off)
+        details = ", ".join(f"row {r} (sum {x[r].sum():.6g}, min {x[r].min():.3g})" for r in rows[:5])
+        raise ValueError(
+            f"fractions must be non-negative and sum to 1 (within {tolerance:g}); "
+            f"{len(rows)} row(s) do not: {details}"
+        )
+
+
+def featurize(fractions, table: str | ElementTable = "paper", validate: bool = True):
     """The 8 engineered features of compositions.
 
     Parameters
@@ -301,11 +315,21 @@ def featurize(fractions, table: str | ElementTable = "paper"):
         and device, differentiable with respect to ``fractions``.
     table : str or ElementTable
         ``"paper"`` (default) reproduces the published features.
+    validate : bool
+        Check that each row is a composition (non-negative, summing to 1).
+        ``False`` evaluates the same formulas anywhere, e.g. for finite
+        differences that step off the simplex.
 
     Returns
     -------
     numpy.ndarray or torch.Tensor
         Shape (n, 8) (or (8,)), columns in :data:`FEATURES` order.
+
+    Raises
+    ------
+    ValueError
+        Wrong number of columns, or a row with a negative fraction or not
+        summing to 1 (the message names the rows).
     """
     xp = _backend(fractions)
     table = get_table(table) if isinstance(table, str) else table
@@ -330,6 +354,8 @@ def featurize(fractions, table: str | ElementTable = "paper"):
     single = x.ndim == 1
     if single:
         x = x[None, :]
+    if validate:
+        _check_fractions(x if xp is np else x.detach().cpu().double().numpy())
 
     k, vm, tm, vac = (x @ const[p] for p in ("k", "vm", "tm", "vac"))
     r_mean = x @ const["ar"]
