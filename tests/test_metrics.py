@@ -91,3 +91,12 @@ def test_comparison_table_formats_single_and_repeated_runs():
     assert table.loc["many", "mae_all"] == ""
     assert table.loc["one", "auc"] == "0.250" and table.loc["one", "mae_all"] == "2.000"
     assert table["runs"].tolist() == [2, 1]
+
+
+def test_rank_auc_equals_the_trapezoidal_area_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 75)
+    scores = np.round(rng.random(75), 1)  # many ties
+    assert roc_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)

@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from .metrics import accuracy, brier, roc_auc
 from .model import MLP
-from .train import _auc, as_arrays, fit_scaler
+from .train import as_arrays, fit_scaler
 
 
 class ClassifierHead(torch.nn.Module):
@@ -74,7 +74,7 @@ def fit_classifier_head(
         with torch.no_grad():
             val_logits = head(val_e_t)
             val_loss = F.binary_cross_entropy_with_logits(val_logits, val_y_t).item()
-        key = (_auc(val_y, torch.sigmoid(val_logits).numpy()), -val_loss)
+        key = (roc_auc(val_y, torch.sigmoid(val_logits).numpy()), -val_loss)
         if key > best_key:
             best_key, best_epoch, best_state = key, epoch, copy.deepcopy(head.state_dict())
         if epoch - best_epoch >= patience:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .metrics import roc_auc
 from .model import SSVAE, SSVAEConfig
 
 
@@ -137,19 +138,6 @@ def fit_scaler(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), np.where(std > 0, std, 1.0).astype(np.float32)
 
 
-def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    # Rank formula (Mann-Whitney U) with average ranks for ties; avoids the
-    # sklearn call overhead inside the epoch loop.
-    from scipy.stats import rankdata
-
-    positive = labels == 1
-    n_pos, n_neg = positive.sum(), (~positive).sum()
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def fit(
     labelled,
     unlabelled,
@@ -256,7 +244,7 @@ def _fit(labelled, unlabelled, validation, config: TrainConfig, seed: int, progr
         with torch.no_grad():
             val_loss, val_parts = model.loss(val_x_t, val_e_t, val_y_t, sample=False)
             val_prob = torch.sigmoid(model.classify_logits(val_e_t)).cpu().numpy()
-        val_auc = _auc(val_y, val_prob)
+        val_auc = roc_auc(val_y, val_prob)
         val_loss = val_loss.item()
         record = {"epoch": epoch, **{k: v / n for k, v in totals.items()}}
         record.update(
