@@ -74,3 +74,11 @@ def test_composition_bars_show_percent(frame):
     first = fig.axes[0]
     heights = [p.get_height() for p in first.patches]
     assert max(heights) == pytest.approx(100 * true[0].max())
+
+
+def test_parity_labels_the_first_panel_of_the_bottom_row(frame):
+    computed = frame[list(FEATURES[:6])].to_numpy()
+    fig = plots.parity(frame, computed, features=FEATURES[:6])
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 6
+    assert [ax.get_xlabel() for ax in visible] == ["", "", "", "", "published", ""]

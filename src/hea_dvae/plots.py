@@ -111,22 +111,30 @@ def element_frequency(data: pd.DataFrame):
     return fig
 
 
+def _panels(n: int, ncols: int, figwidth: float, panel_height: float = 2.6):
+    """A grid of ``n`` panels, ``ncols`` wide; unused cells are hidden.
+
+    Returns the figure and the ``n`` panels in reading order.
+    """
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(figwidth, panel_height * nrows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.ravel()[:n])
+
+
 def feature_distributions(data: pd.DataFrame, features=FEATURES, bins: int = 30):
     """Histograms of the engineered features, one panel each, by class."""
     features = list(features)
-    ncols = 4
-    nrows = int(np.ceil(len(features) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.6 * nrows))
-    for ax, name in zip(np.ravel(axes), features):
+    fig, axes = _panels(len(features), ncols=4, figwidth=11)
+    for ax, name in zip(axes, features):
         edges = np.histogram_bin_edges(data[name], bins=bins)
         for label in (1, 0):
             ax.hist(data.loc[data["label"] == label, name], bins=edges, alpha=0.55,
                     color=CLASS_COLORS[label], label=CLASS_NAMES[label])
         ax.set_xlabel(feature_label(name))
-    for ax in np.ravel(axes)[len(features):]:
-        ax.set_visible(False)
-    np.ravel(axes)[0].legend()
-    np.ravel(axes)[0].set_ylabel("alloys")
+    axes[0].legend()
+    axes[0].set_ylabel("alloys")
     return fig
 
 
@@ -135,18 +143,16 @@ def parity(published: pd.DataFrame, computed, features=FEATURES):
     features = list(features)
     computed = np.asarray(computed)
     ncols = 4
-    nrows = int(np.ceil(len(features) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.6 * nrows))
-    for j, (ax, name) in enumerate(zip(np.ravel(axes), features)):
+    fig, axes = _panels(len(features), ncols=ncols, figwidth=11)
+    for j, (ax, name) in enumerate(zip(axes, features)):
         x = published[name].to_numpy()
         ax.scatter(x, computed[:, j], s=5, alpha=0.6)
         lo, hi = min(x.min(), computed[:, j].min()), max(x.max(), computed[:, j].max())
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
         ax.set_title(FEATURE_LABELS[name])
-    for ax in np.ravel(axes)[len(features):]:
-        ax.set_visible(False)
-    np.ravel(axes)[0].set_ylabel("computed")
-    np.ravel(axes)[len(features) - ncols if nrows > 1 else 0].set_xlabel("published")
+    axes[0].set_ylabel("computed")
+    # The first panel of the bottom row carries the x label.
+    axes[(len(features) - 1) // ncols * ncols].set_xlabel("published")
     return fig
 
 
@@ -247,12 +253,10 @@ def composition_bars(true, reconstructed, names, top: int = 6):
         Elements shown per alloy: the largest in either composition.
     """
     true, reconstructed = np.asarray(true), np.asarray(reconstructed)
-    n = len(names)
-    ncols = min(n, 3)
-    nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.6 * nrows), squeeze=False)
+    ncols = min(len(names), 3)
+    fig, axes = _panels(len(names), ncols=ncols, figwidth=3.6 * ncols)
     width = 0.4
-    for ax, name, t, r in zip(axes.ravel(), names, true, reconstructed):
+    for ax, name, t, r in zip(axes, names, true, reconstructed):
         keep = np.argsort(-np.maximum(t, r))[:top]
         positions = np.arange(len(keep))
         ax.bar(positions - width / 2, 100 * t[keep], width, label="true", color="0.35")
@@ -260,7 +264,5 @@ def composition_bars(true, reconstructed, names, top: int = 6):
         ax.set_xticks(positions, [ELEMENTS[i] for i in keep])
         ax.set_title(name, fontsize=9)
         ax.set_ylabel("at.%")
-    for ax in axes.ravel()[n:]:
-        ax.set_visible(False)
-    axes.ravel()[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8)
     return fig
