@@ -104,7 +104,8 @@ settings
 # the paper.
 
 # %%
-split = split_with_table(hea_dvae.paper_split(), settings.model.table)
+paper = hea_dvae.paper_split()
+split = split_with_table(paper, settings.model.table)
 hea_dvae.model.SSVAE(settings.model)
 
 # %% [markdown]
@@ -179,9 +180,8 @@ ours[["mean ± std"]]
 
 # %%
 released = load_released_model()
-released_split = hea_dvae.paper_split()
 released_scores = pd.DataFrame(
-    {part: metrics.evaluate(released, released_split[part]) for part in ("validation", "test")}
+    {part: metrics.evaluate(released, paper[part]) for part in ("validation", "test")}
 ).T
 released_scores.round(3)
 
