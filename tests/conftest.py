@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from hea_dvae import config, data, features
+from hea_dvae import config, data, elements
 
 
 def _missing_data_files() -> list[str]:
@@ -33,7 +33,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def _clear_caches() -> None:
     # Both caches remember what they read from the data folder of the moment.
     data._load_dataset_cached.cache_clear()
-    features.get_table.cache_clear()
+    elements.get_table.cache_clear()
 
 
 @pytest.fixture

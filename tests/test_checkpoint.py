@@ -144,14 +144,12 @@ def test_interrupted_save_leaves_nothing_loadable(model, tmp_path, monkeypatch):
 
 
 def test_interrupted_weights_write_leaves_nothing_loadable(model, tmp_path, monkeypatch):
-    import safetensors.torch
-
     def half_write(tensors, filename, metadata=None):
         with open(filename, "wb") as handle:
             handle.write(b"\x00" * 16)
         raise OSError("disk full")
 
-    monkeypatch.setattr(safetensors.torch, "save_file", half_write)
+    monkeypatch.setattr(checkpoint, "save_file", half_write)
     with pytest.raises(OSError, match="disk full"):
         checkpoint.save(model, tmp_path / "ckpt")
     assert list(tmp_path.iterdir()) == []

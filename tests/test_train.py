@@ -10,7 +10,8 @@ import torch
 from hea_dvae.features import ELEMENTS, FEATURES
 from hea_dvae.metrics import roc_auc
 from hea_dvae.model import SSVAEConfig
-from hea_dvae.train import TrainConfig, as_arrays, fit, fit_scaler
+from hea_dvae.data import as_arrays
+from hea_dvae.train import TrainConfig, fit, fit_scaler
 from synthetic import synthetic_alloys
 
 FAST = TrainConfig(model=SSVAEConfig(hidden=(32, 32)), epochs=150, patience=60, min_epochs=0)

@@ -4,8 +4,7 @@ A disentangled semi-supervised VAE for high-entropy alloys: data, features,
 model, training, metrics and design, used by the chapters of the book.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from .config import package_version
 from .data import (
     fetch,
     labelled_fraction_split,
@@ -19,10 +18,7 @@ from .features import (
     featurize,
 )
 
-try:
-    __version__ = version("hea-dvae")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+__version__ = package_version()
 
 __all__ = [
     "ELEMENTS",

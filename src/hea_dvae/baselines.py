@@ -19,9 +19,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .metrics import accuracy, brier, roc_auc
+from .data import as_arrays
 from .model import MLP
-from .train import as_arrays, fit_scaler
+from .scores import accuracy, brier, roc_auc
+from .train import fit_scaler
 
 
 class ClassifierHead(torch.nn.Module):

@@ -24,6 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import package_version
+from .elements import ELEMENTS, FEATURES, TABLES
 from .model import SSVAE, SSVAEConfig
 
 WEIGHTS_FILE = "model.safetensors"
@@ -36,36 +41,12 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, incomplete or does not match this package."""
 
 
-def package_version() -> str:
-    """``hea_dvae.__version__``, else the installed distribution's, else ``0+unknown``."""
-    try:
-        from . import __version__
-
-        return str(__version__)
-    except ImportError:
-        pass
-    try:
-        from importlib.metadata import version
-
-        return version("hea-dvae")
-    except Exception:
-        return "0+unknown"
-
-
 def _major(version: str) -> str:
     return version.split(".")[0].split("+")[0]
 
 
-def _known_tables() -> tuple[str, ...]:
-    from . import features
-
-    return tuple(getattr(features, "TABLES", ("paper",)))
-
-
 def describe(model: SSVAE, extra: dict | None = None) -> dict:
     """The ``config.json`` content for ``model``."""
-    from .features import ELEMENTS, FEATURES
-
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -104,8 +85,6 @@ def save(model: SSVAE, directory: str | os.PathLike, extra: dict | None = None) 
     Path
         The checkpoint folder.
     """
-    from safetensors.torch import save_file
-
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     description = describe(model, extra)
@@ -151,8 +130,6 @@ def read_config(directory: str | os.PathLike) -> dict:
 
 def check_config(description: dict) -> None:
     """Raise :class:`CheckpointError` naming the first field that does not match."""
-    from .features import ELEMENTS, FEATURES
-
     if description.get("format") != FORMAT:
         raise CheckpointError(f"not a {FORMAT} (format is {description.get('format')!r})")
     if description.get("format_version") != FORMAT_VERSION:
@@ -171,8 +148,8 @@ def check_config(description: dict) -> None:
             f"{description.get('features')}, this package uses {list(FEATURES)}"
         )
     table = description.get("table")
-    if table not in _known_tables():
-        raise CheckpointError(f"unknown element table {table!r}; known: {_known_tables()}")
+    if table not in TABLES:
+        raise CheckpointError(f"unknown element table {table!r}; known: {TABLES}")
     if description.get("model", {}).get("table", table) != table:
         raise CheckpointError("the model's table differs from the checkpoint's table")
     saved, running = str(description.get("package_version", "")), package_version()
@@ -195,9 +172,6 @@ def load(directory: str | os.PathLike, device="cpu") -> SSVAE:
         unexpected or mis-shaped tensors; a scaler in ``config.json`` that
         disagrees with the weights.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     description = read_config(directory)
     check_config(description)

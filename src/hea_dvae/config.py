@@ -22,6 +22,7 @@ HEA_DVAE_PROGRESS
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 #: Upstream repository and the commit every file is pinned to.
@@ -111,3 +112,11 @@ def show_progress(progress: bool | None = None) -> bool:
     if progress is not None:
         return bool(progress)
     return os.environ.get("HEA_DVAE_PROGRESS", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def package_version() -> str:
+    """The installed ``hea-dvae`` version, or ``0+unknown`` in an uninstalled source tree."""
+    try:
+        return version("hea-dvae")
+    except PackageNotFoundError:
+        return "0+unknown"

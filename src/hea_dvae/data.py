@@ -1,9 +1,6 @@
-"""Upstream data: pinned download, integrity checks, the tidy dataset and its splits.
+"""The tidy dataset, its splits, and arrays for training.
 
-Every file comes from the authors' repository at one pinned commit and is
-checked against its SHA-256 digest before it is used (:data:`config.DATA_FILES`).
-Point ``$HEA_DVAE_DATA_DIR`` at a folder that already holds the files and
-nothing is downloaded.
+The files are read through :mod:`hea_dvae.upstream` (pinned, checksummed).
 
 The tidy dataset has one row per unique alloy (1,373): ``formula``, the 30
 atomic fractions (:data:`hea_dvae.features.ELEMENTS`), the 8 engineered
@@ -13,12 +10,8 @@ features as published (:data:`hea_dvae.features.FEATURES`) and ``label``
 
 from __future__ import annotations
 
-import hashlib
-import io
-import pickle
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -26,7 +19,17 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from . import config
-from .features import ELEMENTS, FEATURES
+from .elements import TABLES
+from .features import ELEMENTS, FEATURES, featurize
+from .upstream import (  # noqa: F401  (re-exported for callers of the data layer)
+    DataIntegrityError,
+    fetch,
+    fetch_all,
+    load_pickle,
+    read_upstream_tables,
+    safe_unpickle,
+    sha256,
+)
 
 SPLIT_NAMES = ("labelled", "unlabelled", "validation", "test")
 
@@ -34,145 +37,8 @@ SPLIT_NAMES = ("labelled", "unlabelled", "validation", "test")
 FRACTION_TOLERANCE = 1e-6
 
 
-class DataIntegrityError(ValueError):
-    """A data file does not match its pinned SHA-256 digest."""
-
-
 class DataValidationError(ValueError):
     """Loaded data break an invariant the rest of the package relies on."""
-
-
-def sha256(path: Path) -> str:
-    """Hex SHA-256 digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def fetch(name: str, progress: bool = False) -> Path:
-    """Return the local path of an upstream file, downloading it if needed.
-
-    Parameters
-    ----------
-    name : str
-        A key of :data:`hea_dvae.config.DATA_FILES`, e.g. ``"HEA_top30_comps.csv"``.
-    progress : bool
-        Show a progress bar while downloading.
-
-    Raises
-    ------
-    KeyError
-        ``name`` is not one of the pinned files.
-    DataIntegrityError
-        The file (cached or downloaded) does not match its digest. A
-        downloaded file that fails the check is deleted, never cached.
-    """
-    import pooch
-
-    if name not in config.DATA_FILES:
-        known = ", ".join(sorted(config.DATA_FILES))
-        raise KeyError(f"unknown data file {name!r}; the pinned files are: {known}")
-    remote_path, expected = config.DATA_FILES[name]
-    folder = config.data_dir()
-    local = folder / name
-    if local.is_file() and sha256(local) == expected:
-        return local
-    url = config.data_url() + remote_path
-    try:
-        # pooch streams into a temporary file and only moves it into place
-        # once the digest matches, so a bad download never lands in the cache.
-        fetched = pooch.retrieve(
-            url,
-            known_hash=f"sha256:{expected}",
-            fname=name,
-            path=folder,
-            progressbar=progress,
-        )
-    except ValueError as error:
-        if "hash" not in str(error).lower():
-            raise
-        raise DataIntegrityError(
-            f"{name} downloaded from {url} does not match its pinned SHA-256: "
-            f"expected {expected}; {_actual_digest_from(error)}. "
-            "The file was discarded."
-        ) from error
-    fetched = Path(fetched)
-    actual = sha256(fetched)
-    if actual != expected:  # pragma: no cover - pooch already checked
-        fetched.unlink(missing_ok=True)
-        raise DataIntegrityError(
-            f"{name}: expected SHA-256 {expected}, got {actual}; file removed."
-        )
-    return fetched
-
-
-def _actual_digest_from(error: Exception) -> str:
-    # pooch words its message as "... expected sha256:<digest> but got <digest>. ...".
-    words = [w.strip("()'.,").rpartition(":")[2] for w in str(error).split()]
-    digests = [w for w in words if len(w) == 64 and all(c in "0123456789abcdef" for c in w)]
-    return f"got {digests[-1]}" if len(digests) >= 2 else f"pooch said: {error}"
-
-
-def fetch_all(progress: bool = True) -> dict[str, Path]:
-    """Fetch (or verify) every pinned file; return name -> local path."""
-    return {name: fetch(name, progress=progress) for name in config.DATA_FILES}
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that admits numpy's scalar and dtype constructors and nothing else.
-
-    The upstream tables are pickles of dicts of numpy float64 scalars. A pickle
-    can name any importable callable; refusing everything but these two keeps
-    a tampered file from running code on load.
-    """
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in self._ALLOWED:
-            raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name} from a data pickle: only numpy "
-                "scalars and dtypes are allowed"
-            )
-        if name == "dtype":
-            return np.dtype
-        from numpy._core.multiarray import scalar
-
-        return scalar
-
-
-def safe_unpickle(data: bytes):
-    """Load a pickle that may only contain builtins and numpy scalars."""
-    return _NumpyOnlyUnpickler(io.BytesIO(data)).load()
-
-
-def load_pickle(name: str):
-    """Fetch and safely unpickle one of the upstream ``.pkl`` tables."""
-    return safe_unpickle(fetch(name).read_bytes())
-
-
-def read_upstream_tables() -> tuple[dict, dict]:
-    """The upstream element table and binary mixing enthalpies, as plain floats.
-
-    Returns
-    -------
-    elements : dict
-        symbol -> {"tm", "vac", "vm", "chi", "ar", "k"} (70 elements).
-    enthalpies : dict
-        "A,B" (sorted symbols) -> binary mixing enthalpy in kJ/mol.
-    """
-    elements = {
-        symbol: {key: float(value) for key, value in props.items()}
-        for symbol, props in load_pickle("look_up_dict.pkl").items()
-    }
-    enthalpies = {pair: float(v) for pair, v in load_pickle("mixing_enthalpy_dict.pkl").items()}
-    return elements, enthalpies
 
 
 def _read_csv(name: str) -> pd.DataFrame:
@@ -339,8 +205,6 @@ class DataConfig:
     seed: int = 0
 
     def __post_init__(self):
-        from .features import TABLES
-
         if self.table not in TABLES:
             raise ValueError(f"table must be one of {TABLES}, got {self.table!r}")
         if isinstance(self.labelled_fraction, bool) or not isinstance(
@@ -360,8 +224,6 @@ def with_table(frame: pd.DataFrame, table: str = "paper") -> pd.DataFrame:
     reproduces them to 1e-13); any other table recomputes them from the
     fractions with :func:`hea_dvae.features.featurize`.
     """
-    from .features import featurize
-
     out = frame.copy()
     if table != "paper" and len(out):
         out[list(FEATURES)] = featurize(out[list(ELEMENTS)].to_numpy(), table=table)
@@ -381,3 +243,33 @@ def split_sizes(split: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             "single_phase_share": {k: float(v["label"].mean()) for k, v in split.items()},
         }
     )
+
+
+def as_arrays(part, require_labels: bool = True):
+    """Compositions, raw features and labels of a split part, as float32 arrays.
+
+    Parameters
+    ----------
+    part : DataFrame or tuple
+        A frame with the element, feature and ``label`` columns (as from
+        :func:`hea_dvae.data.paper_split`), or a tuple ``(x, e)`` or
+        ``(x, e, y)`` of arrays.
+    require_labels : bool
+        Raise if no labels are available.
+
+    Returns
+    -------
+    x : ndarray (n, 30), e : ndarray (n, 8), y : ndarray (n,) or None
+    """
+    if isinstance(part, pd.DataFrame):
+        x = part[list(ELEMENTS)].to_numpy(dtype=np.float32)
+        e = part[list(FEATURES)].to_numpy(dtype=np.float32)
+        y = part["label"].to_numpy(dtype=np.float32) if "label" in part else None
+    else:
+        x, e, *rest = part
+        x = np.asarray(x, dtype=np.float32)
+        e = np.asarray(e, dtype=np.float32)
+        y = np.asarray(rest[0], dtype=np.float32).reshape(-1) if rest and rest[0] is not None else None
+    if y is None and require_labels:
+        raise ValueError("labels are required for this part of the split")
+    return x, e, y

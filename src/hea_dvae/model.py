@@ -23,6 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .elements import FEATURES
+from .upstream import fetch
+
 N_ELEMENTS = 30
 N_FEATURES = 8
 
@@ -269,8 +272,6 @@ class SSVAE(nn.Module):
             column name.
         """
         if hasattr(features, "columns"):
-            from .features import FEATURES
-
             features = features[list(FEATURES)].to_numpy(dtype=np.float32)
         e = _as_tensor(features, self.device).reshape(-1, self.config.n_features)
         was_training = self.training
@@ -447,8 +448,6 @@ def load_released_model(path: str | Path | None = None, device="cpu") -> SSVAE:
     refuses to unpickle anything but tensors.
     """
     if path is None:
-        from .data import fetch
-
         path = fetch("ssvae.model")
     state = torch.load(path, map_location="cpu", weights_only=True)
     model = SSVAE(released_config())

@@ -19,8 +19,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .metrics import roc_auc
+from tqdm.auto import tqdm
+
+from .config import show_progress
+from .data import as_arrays
 from .model import SSVAE, SSVAEConfig
+from .scores import roc_auc
 
 
 @dataclass
@@ -99,38 +103,6 @@ class TrainConfig:
         return out
 
 
-def as_arrays(part, require_labels: bool = True):
-    """Compositions, raw features and labels of a split part, as float32 arrays.
-
-    Parameters
-    ----------
-    part : DataFrame or tuple
-        A frame with the element, feature and ``label`` columns (as from
-        :func:`hea_dvae.data.paper_split`), or a tuple ``(x, e)`` or
-        ``(x, e, y)`` of arrays.
-    require_labels : bool
-        Raise if no labels are available.
-
-    Returns
-    -------
-    x : ndarray (n, 30), e : ndarray (n, 8), y : ndarray (n,) or None
-    """
-    from .features import ELEMENTS, FEATURES
-
-    if isinstance(part, pd.DataFrame):
-        x = part[list(ELEMENTS)].to_numpy(dtype=np.float32)
-        e = part[list(FEATURES)].to_numpy(dtype=np.float32)
-        y = part["label"].to_numpy(dtype=np.float32) if "label" in part else None
-    else:
-        x, e, *rest = part
-        x = np.asarray(x, dtype=np.float32)
-        e = np.asarray(e, dtype=np.float32)
-        y = np.asarray(rest[0], dtype=np.float32).reshape(-1) if rest and rest[0] is not None else None
-    if y is None and require_labels:
-        raise ValueError("labels are required for this part of the split")
-    return x, e, y
-
-
 def fit_scaler(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each feature; a constant feature gets std 1."""
     mean = features.mean(axis=0)
@@ -175,8 +147,6 @@ def fit(
         One row per epoch: ``epoch``, the training loss and its parts,
         ``val_loss``, ``val_bce``, ``val_auc``, ``val_accuracy``, ``seconds``.
     """
-    from .config import show_progress
-
     config = config or TrainConfig()
     progress = show_progress(progress)
     threads = torch.get_num_threads()
@@ -189,8 +159,6 @@ def fit(
 
 
 def _fit(labelled, unlabelled, validation, config: TrainConfig, seed: int, progress: bool):
-    from tqdm.auto import tqdm
-
     device = torch.device(config.device)
     sup_x, sup_e, sup_y = as_arrays(labelled)
     if unlabelled is None or (isinstance(unlabelled, pd.DataFrame) and unlabelled.empty):
@@ -298,10 +266,6 @@ def fit_seeds(split, config: TrainConfig | None = None, seeds=range(5), progress
     histories : dict
         seed -> history DataFrame (see :func:`fit`).
     """
-    from tqdm.auto import tqdm
-
-    from .config import show_progress
-
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
