@@ -53,20 +53,24 @@ def main(argv=None) -> int:
         config=config, seed=args.seed, progress=False,
     )
     seconds = time.perf_counter() - start
-    best = history.attrs["best_epoch"]
+    best, best_vae, epochs = (history.attrs[k] for k in ("best_epoch", "best_vae_epoch", "epochs_run"))
     validation = evaluate(model, split["validation"])
+    test = evaluate(model, split["test"])
     released = evaluate(load_released_model(), split["validation"])
 
     print(f"torch {torch.__version__}, {config.num_threads} training thread(s), seed {args.seed}")
-    print(f"training pool        {len(split['labelled'])} labelled + {len(split['unlabelled'])} unlabelled alloys, full batch")
+    batch = "full batch" if config.batch_size is None else f"mini-batches of {config.batch_size}"
+    print(f"training pool        {len(split['labelled'])} labelled + {len(split['unlabelled'])} unlabelled alloys, {batch}")
     print(f"wall time            {seconds:.1f} s")
-    print(f"epochs run           {len(history)} (best {best})")
-    print(f"time per epoch       {1000 * seconds / len(history):.1f} ms (incl. validation)")
+    print(f"epochs run           {epochs} (classifier kept from epoch {best}, encoder/decoder from {best_vae})")
+    print(f"time per epoch       {1000 * seconds / epochs:.1f} ms (incl. validation every {config.eval_every})")
     print(f"peak RSS             {peak_rss_mib():.0f} MiB (before training {rss_before:.0f} MiB)")
     print(f"validation AUC       {validation['auc']:.3f} (accuracy {validation['accuracy']:.3f})")
     print(f"released model AUC   {released['auc']:.3f} (accuracy {released['accuracy']:.3f}) on validation")
     print(f"AUC ratio            {validation['auc'] / released['auc']:.3f} (ours / released; the "
           "released model took gradient steps on these validation alloys)")
+    print(f"test (seed {args.seed})        AUC {test['auc']:.3f}, element sets recovered "
+          f"{test['element_set_recovered']:.3f}, MAE {test['mae_all']:.2f} / {test['mae_present']:.1f} at.%")
     print(f"speedup              {REFERENCE_SECONDS / seconds:.0f}x "
           f"(= {REFERENCE_SECONDS:.0f} s reference / {seconds:.1f} s)")
     print(f"target               one run <= 30 s: {'met' if seconds <= 30 else 'NOT met'}")

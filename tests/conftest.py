@@ -45,3 +45,9 @@ def tmp_data_dir(tmp_path, monkeypatch):
     _clear_caches()
     yield folder
     _clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def _private_model_cache(tmp_path_factory, monkeypatch):
+    """Models trained by tests go to a throw-away cache (shared by the session), never the user's."""
+    monkeypatch.setenv("HEA_DVAE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "model-cache"))

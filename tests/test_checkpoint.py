@@ -84,9 +84,22 @@ def test_refuses_a_mismatched_config(model, tmp_path, changes, message):
         checkpoint.load(directory)
 
 
+def test_refuses_replaced_weights(model, tmp_path):
+    directory = checkpoint.save(model, tmp_path / "ckpt")
+    weights = load_file(str(directory / WEIGHTS_FILE))
+    weights["decoder.layers.0.bias"] = weights["decoder.layers.0.bias"] + 1.0
+    save_file(weights, str(directory / WEIGHTS_FILE))
+    with pytest.raises(CheckpointError, match="does not match the SHA-256"):
+        checkpoint.load(directory)
+
+
 def test_refuses_mismatched_tensors(model, tmp_path):
     directory = checkpoint.save(model, tmp_path / "ckpt")
     weights = load_file(str(directory / WEIGHTS_FILE))
+    # Older checkpoints carry no digest; the tensor checks still guard them.
+    description = checkpoint.read_config(directory)
+    description.pop("weights_sha256")
+    (directory / "config.json").write_text(json.dumps(description))
 
     missing = dict(weights)
     del missing["decoder.layers.0.bias"]

@@ -100,3 +100,120 @@ def test_rank_auc_equals_the_trapezoidal_area_with_ties():
     labels = rng.integers(0, 2, 75)
     scores = np.round(rng.random(75), 1)  # many ties
     assert roc_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Calibration and bootstrap intervals
+
+
+def test_expected_calibration_error_by_hand():
+    from hea_dvae.metrics import expected_calibration_error
+
+    labels = [0, 1, 1, 1]
+    probabilities = [0.1, 0.9, 0.65, 0.75]
+    # Two bins: [0, 0.5) holds 0.1 (rate 0, gap 0.1); [0.5, 1] holds 0.9, 0.65,
+    # 0.75 (mean 0.7667, rate 1, gap 0.2333) -> (1 * 0.1 + 3 * 0.2333) / 4.
+    assert expected_calibration_error(labels, probabilities, n_bins=2) == pytest.approx(0.2)
+    # Ten bins: every alloy alone in its bin -> mean |p - y| = (0.1 + 0.1 + 0.35 + 0.25) / 4.
+    assert expected_calibration_error(labels, probabilities) == pytest.approx(0.2)
+    assert expected_calibration_error([1, 0], [1.0, 0.0]) == 0.0
+    with pytest.raises(ValueError, match="n_bins"):
+        expected_calibration_error(labels, probabilities, n_bins=0)
+    with pytest.raises(ValueError, match="4 labels but 3 probabilities"):
+        expected_calibration_error(labels, probabilities[:3])
+
+
+def test_reliability_table_by_hand():
+    from hea_dvae.metrics import reliability_table
+
+    table = reliability_table([0, 1, 1, 0, 1], [0.1, 0.3, 1.0, 0.95, 0.2], n_bins=4)
+    assert table["count"].tolist() == [2, 1, 0, 2]  # 1.0 joins the last bin
+    assert table["lower"].tolist() == [0, 0.25, 0.5, 0.75]
+    assert table.loc[0, "mean_predicted"] == pytest.approx(0.15)
+    assert table.loc[0, "observed_rate"] == pytest.approx(0.5)
+    assert table.loc[3, "mean_predicted"] == pytest.approx(0.975)
+    assert table.loc[3, "observed_rate"] == pytest.approx(0.5)
+    assert math.isnan(table.loc[2, "observed_rate"])
+
+
+def test_temperature_scaling_recovers_an_overconfidence_factor():
+    from scipy.special import expit
+
+    from hea_dvae.metrics import apply_temperature, fit_temperature, to_logits
+
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(scale=1.5, size=20000)
+    labels = (rng.random(20000) < expit(true_logits)).astype(int)
+    # A model three times too sure of itself: T should come out near 3.
+    temperature = fit_temperature(labels, 3 * true_logits)
+    assert temperature == pytest.approx(3, rel=0.05)
+    np.testing.assert_allclose(apply_temperature(3 * true_logits, temperature),
+                               expit(3 * true_logits / temperature))
+    # Calibrated logits need no temperature.
+    assert fit_temperature(labels, true_logits) == pytest.approx(1, rel=0.05)
+    np.testing.assert_allclose(to_logits(expit(np.array([-2.0, 0.0, 3.0]))), [-2, 0, 3], atol=1e-9)
+    with pytest.raises(ValueError, match="temperature"):
+        apply_temperature([0.0], 0.0)
+
+
+def _scored(n, seed, signal=1.0):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    return labels, np.clip(0.5 + signal * 0.3 * (labels - 0.5) + rng.normal(scale=0.2, size=n), 0, 1)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "auc", "brier", "ece"])
+def test_vectorised_bootstrap_matches_a_loop(metric):
+    from hea_dvae.metrics import _resample_indices, bootstrap_interval, expected_calibration_error
+
+    labels, scores = _scored(60, seed=1)
+    one = {"accuracy": accuracy, "auc": roc_auc, "brier": brier, "ece": expected_calibration_error}[metric]
+    fast = bootstrap_interval(labels, scores, metric, n_boot=300, seed=5)
+    slow = bootstrap_interval(labels, scores, one, n_boot=300, seed=5)
+    assert fast.estimate == pytest.approx(one(labels, scores), abs=1e-12)
+    assert fast == pytest.approx(slow, abs=1e-12)
+    # Same draws as resampling by hand.
+    index = _resample_indices(labels.astype(float), 300, 5, stratified=True)
+    by_hand = [one(labels[i], scores[i]) for i in index]
+    assert fast.low == pytest.approx(np.percentile(by_hand, 2.5), abs=1e-12)
+    assert fast.high == pytest.approx(np.percentile(by_hand, 97.5), abs=1e-12)
+
+
+def test_bootstrap_interval_properties():
+    from hea_dvae.metrics import bootstrap_interval
+
+    labels, scores = _scored(138, seed=2)
+    interval = bootstrap_interval(labels, scores, "auc")
+    assert interval.low < interval.estimate < interval.high
+    # Stratified resamples keep the class counts; plain ones do not.
+    count = lambda y, p: float(np.sum(y))  # noqa: E731
+    kept = bootstrap_interval(labels, scores, count, n_boot=200)
+    assert kept.low == kept.high == labels.sum()
+    varied = bootstrap_interval(labels, scores, count, n_boot=200, stratified=False)
+    assert varied.low < labels.sum() < varied.high
+    # Ten times the alloys: an interval about sqrt(10) narrower.
+    many = _scored(1380, seed=3)
+    wide = interval.high - interval.low
+    narrow = bootstrap_interval(*many, "auc").high - bootstrap_interval(*many, "auc").low
+    assert 2 < wide / narrow < 5
+    assert bootstrap_interval(labels, scores, "auc", seed=1) != interval
+    with pytest.raises(ValueError, match="unknown metric 'f1'"):
+        bootstrap_interval(labels, scores, "f1")
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_interval(labels, scores, level=95)
+
+
+def test_paired_bootstrap():
+    from hea_dvae.metrics import paired_bootstrap
+
+    labels, good = _scored(138, seed=4, signal=1.5)
+    _, poor = _scored(138, seed=4, signal=0.3)
+    for metric in ("accuracy", "auc", "brier", "ece"):
+        assert tuple(paired_bootstrap(labels, good, good, metric)) == (0.0, 0.0, 0.0)
+    difference = paired_bootstrap(labels, good, poor, "auc")
+    assert difference.estimate == pytest.approx(roc_auc(labels, good) - roc_auc(labels, poor))
+    assert 0 < difference.low < difference.estimate < difference.high
+    reverse = paired_bootstrap(labels, poor, good, "auc")
+    assert reverse == pytest.approx((-difference.estimate, -difference.high, -difference.low))
+    with pytest.raises(ValueError, match="138 labels but 137 scores_b"):
+        paired_bootstrap(labels, good, poor[:-1])

@@ -93,6 +93,61 @@ def sklearn_baselines(seed: int = 42) -> dict:
     }
 
 
+def _fit_and_predict(split: dict, seed: int, part: str, names=None) -> dict[str, np.ndarray]:
+    """Each baseline (or those in ``names``) fitted with ``seed``: probabilities on ``split[part]``."""
+    _, e, y = as_arrays(split["labelled"])
+    _, eval_e, _ = as_arrays(split[part])
+    probabilities = {}
+    for name, estimator in sklearn_baselines(seed).items():
+        if names is None or name in names:
+            probabilities[name] = estimator.fit(e, y.astype(int)).predict_proba(eval_e)[:, 1]
+    if names is None or "classifier_head" in names:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # as in hea_dvae.train: small matrices, robust to shared cores
+        try:
+            head = fit_classifier_head(split["labelled"], split["validation"], seed=seed)
+        finally:
+            torch.set_num_threads(threads)
+        probabilities["classifier_head"] = head.predict_proba(eval_e)
+    return probabilities
+
+
+#: Baselines whose fit does not depend on the seed: fitted once.
+DETERMINISTIC = ("logistic_regression",)
+
+
+def baseline_predictions(split: dict, seeds=(42,), part: str = "test") -> dict[str, np.ndarray]:
+    """Each baseline's single-phase probabilities on ``split[part]``, averaged over seeds.
+
+    The seeded baselines (random forest, gradient boosting, classifier head)
+    are fitted once per seed and their probabilities averaged, the
+    counterpart of a seed ensemble; logistic regression is fitted once.
+
+    Parameters
+    ----------
+    split : dict
+        As from :func:`hea_dvae.data.paper_split`.
+    seeds : iterable of int
+        Seeds of the stochastic baselines; at least one.
+    part : str
+        Which part to predict (``"test"`` by default).
+
+    Returns
+    -------
+    dict
+        Baseline name -> probabilities, in the order of ``split[part]``.
+    """
+    seeds = [int(seed) for seed in seeds]
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    if part not in split:
+        raise ValueError(f"part {part!r} is not in the split (parts: {sorted(split)})")
+    runs = [_fit_and_predict(split, seeds[0], part)]
+    stochastic = [name for name in runs[0] if name not in DETERMINISTIC]
+    runs += [_fit_and_predict(split, seed, part, names=stochastic) for seed in seeds[1:]]
+    return {name: np.mean([run[name] for run in runs if name in run], axis=0) for name in runs[0]}
+
+
 def run_baselines(split: dict, seed: int = 42, part: str = "test") -> pd.DataFrame:
     """Fit every baseline on ``split["labelled"]`` and score it on ``split[part]``.
 
@@ -111,18 +166,8 @@ def run_baselines(split: dict, seed: int = 42, part: str = "test") -> pd.DataFra
         One row per baseline: ``baseline``, ``part``, ``n``, ``accuracy``,
         ``auc``, ``brier``.
     """
-    _, e, y = as_arrays(split["labelled"])
-    _, eval_e, eval_y = as_arrays(split[part])
-    probabilities = {}
-    for name, estimator in sklearn_baselines(seed).items():
-        probabilities[name] = estimator.fit(e, y.astype(int)).predict_proba(eval_e)[:, 1]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in hea_dvae.train: small matrices, robust to shared cores
-    try:
-        head = fit_classifier_head(split["labelled"], split["validation"], seed=seed)
-    finally:
-        torch.set_num_threads(threads)
-    probabilities["classifier_head"] = head.predict_proba(eval_e)
+    eval_y = as_arrays(split[part])[2]
+    probabilities = _fit_and_predict(split, seed, part)
     rows = [
         {
             "baseline": name,

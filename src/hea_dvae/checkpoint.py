@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 from .config import package_version
 from .elements import ELEMENTS, FEATURES, TABLES
 from .model import SSVAE, SSVAEConfig
+from .upstream import sha256
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -63,7 +64,12 @@ def describe(model: SSVAE, extra: dict | None = None) -> dict:
     }
 
 
-def save(model: SSVAE, directory: str | os.PathLike, extra: dict | None = None) -> Path:
+def save(
+    model: SSVAE,
+    directory: str | os.PathLike,
+    extra: dict | None = None,
+    files: dict[str, str] | None = None,
+) -> Path:
     """Write ``model`` to the folder ``directory``, atomically.
 
     Everything is written into a temporary sibling folder which is then
@@ -79,6 +85,9 @@ def save(model: SSVAE, directory: str | os.PathLike, extra: dict | None = None) 
         Destination folder.
     extra : dict, optional
         JSON-serialisable information stored under ``"extra"``.
+    files : dict, optional
+        Further text files to write into the folder (name -> content), e.g.
+        a training history; they are part of the same atomic write.
 
     Returns
     -------
@@ -88,12 +97,19 @@ def save(model: SSVAE, directory: str | os.PathLike, extra: dict | None = None) 
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     description = describe(model, extra)
-    text = json.dumps(description, indent=2, allow_nan=False)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
 
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".partial", dir=directory.parent))
     try:
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT})
+        # The digest of the weights is the model's identity, and lets load()
+        # refuse a file that was damaged after it was written.
+        description["weights_sha256"] = sha256(staging / WEIGHTS_FILE)
+        text = json.dumps(description, indent=2, allow_nan=False)
+        for name, content in (files or {}).items():
+            if name in (WEIGHTS_FILE, CONFIG_FILE) or Path(name).name != name:
+                raise ValueError(f"cannot write {name!r} into a checkpoint: reserved or not a plain file name")
+            (staging / name).write_text(content, encoding="utf-8")
         with open(staging / CONFIG_FILE, "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
             handle.flush()
@@ -167,7 +183,7 @@ def load(directory: str | os.PathLike, device="cpu") -> SSVAE:
     Raises
     ------
     CheckpointError
-        Missing files; different element order or feature names; unknown
+        Missing files; weights whose SHA-256 differs from the one recorded; different element order or feature names; unknown
         element table; a different major package version; missing,
         unexpected or mis-shaped tensors; a scaler in ``config.json`` that
         disagrees with the weights.
@@ -182,6 +198,12 @@ def load(directory: str | os.PathLike, device="cpu") -> SSVAE:
         config = SSVAEConfig.from_dict(description["model"])
     except (KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"invalid model configuration in {directory}: {error}") from error
+    recorded = description.get("weights_sha256")
+    if recorded is not None and sha256(weights) != recorded:
+        raise CheckpointError(
+            f"{weights} does not match the SHA-256 recorded in {CONFIG_FILE} "
+            "(the file was damaged or replaced)"
+        )
     model = SSVAE(config)
     try:
         state = load_file(str(weights))
@@ -207,3 +229,9 @@ def load(directory: str | os.PathLike, device="cpu") -> SSVAE:
             raise CheckpointError(f"feature scaler {name} in {CONFIG_FILE} disagrees with the weights")
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()
+
+
+def weights_digest(directory: str | os.PathLike) -> str:
+    """SHA-256 of a checkpoint's weights (as recorded, else computed): the model's identity."""
+    description = read_config(directory)
+    return description.get("weights_sha256") or sha256(Path(directory) / WEIGHTS_FILE)

@@ -66,8 +66,9 @@ class SSVAEConfig:
         Default prior probability ``p(y=1)``; a per-alloy tensor can be passed
         to :meth:`SSVAE.loss` instead.
     encoder_input_scale : float
-        ``encoder_z`` sees ``encoder_input_scale * x``. 1 for our models
-        (fractions); 100 for the authors' released weights (at.%).
+        ``encoder_z`` sees ``encoder_input_scale * x``. The default 100 feeds
+        it compositions in at.%, as the authors' model (and their released
+        weights) did; 1 would feed fractions, which trains more slowly.
     n_elements, n_features : int
         Width of ``x`` and of ``e``.
     table : str
@@ -80,7 +81,7 @@ class SSVAEConfig:
     total_count: float = 100.0
     alpha: float = 10.0
     prior_y: float = 0.5
-    encoder_input_scale: float = 1.0
+    encoder_input_scale: float = 100.0
     n_elements: int = N_ELEMENTS
     n_features: int = N_FEATURES
     table: str = "paper"

@@ -1,0 +1,474 @@
+"""Trained models kept once, on disk, and the ensemble predictor users design with.
+
+Every chapter, benchmark and command asks this module for its models, so
+each model is trained once per machine. A model is stored as a checkpoint
+folder (:mod:`hea_dvae.checkpoint`) under ``$HEA_DVAE_CACHE_DIR/ssvae/``,
+named by the digest of its *key*:
+
+- the package version and the cache format;
+- the SHA-256 of the upstream data files the dataset is built from;
+- the data the model trains and is selected on (a digest of the labelled,
+  unlabelled and validation arrays, so another split, another element table
+  or a changed feature is another model); the test part is not in the key;
+- the training configuration (:class:`hea_dvae.train.TrainConfig`) and the seed.
+
+A changed key trains anew. An entry whose key, files or weights digest do not
+check out (a partial write, a damaged file) is retrained, never loaded. Two
+processes asking for the same model take a lock on the entry: one trains, the
+other waits and loads.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import json
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import checkpoint, config
+from scipy.optimize import minimize_scalar
+from sklearn.model_selection import StratifiedKFold
+
+from .data import as_arrays, paper_split, split_with_table
+from .features import featurize
+from .model import SSVAE, load_released_model
+from .train import TrainConfig, fit
+
+#: Bumped when the layout or the meaning of an entry changes.
+CACHE_FORMAT = 1
+HISTORY_FILE = "history.csv"
+#: The upstream files a trained model depends on (the dataset and the element tables).
+_DATA_FILES = ("HEA_top30_comps.csv", "HEA_feature_engineered.csv", "look_up_dict.pkl", "mixing_enthalpy_dict.pkl")
+
+
+def models_dir() -> Path:
+    """Folder of cached SSVAE checkpoints: ``$HEA_DVAE_CACHE_DIR/ssvae``."""
+    return config.cache_dir() / "ssvae"
+
+
+def _array_digest(*arrays) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        if array is None:
+            digest.update(b"none")
+            continue
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def _part_digest(part, labels: bool) -> str:
+    if part is None or (isinstance(part, pd.DataFrame) and part.empty):
+        return "empty"
+    x, e, y = as_arrays(part, require_labels=labels)
+    return _array_digest(x, e, y if labels else None)
+
+
+def model_key(labelled, unlabelled, validation, train_config: TrainConfig, seed: int) -> dict:
+    """Everything that determines a trained model, as plain JSON."""
+    return {
+        "cache_format": CACHE_FORMAT,
+        "package_version": config.package_version(),
+        "data": {name: config.DATA_FILES[name][1] for name in _DATA_FILES},
+        "train_data": {
+            "labelled": _part_digest(labelled, labels=True),
+            # Unlabelled labels are never read in training, so they are not in the key.
+            "unlabelled": _part_digest(unlabelled, labels=False),
+            "validation": _part_digest(validation, labels=True),
+        },
+        "train_config": train_config.to_dict(),
+        "seed": int(seed),
+    }
+
+
+def key_digest(key: dict) -> str:
+    """Hex SHA-256 of a key's canonical JSON."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _load_entry(entry: Path, key: dict):
+    """The cached model and history of ``entry``, or None if it is absent or unusable."""
+    if not (entry / checkpoint.CONFIG_FILE).is_file():
+        return None
+    try:
+        description = checkpoint.read_config(entry)
+        if description.get("extra", {}).get("key") != key:
+            return None
+        model = checkpoint.load(entry)
+        history = pd.read_csv(entry / HISTORY_FILE)
+    except (checkpoint.CheckpointError, OSError, ValueError, pd.errors.ParserError):
+        return None
+    history.attrs.update(description["extra"].get("history_attrs", {}))
+    return model, history
+
+
+def cached_fit(
+    labelled,
+    unlabelled,
+    validation,
+    train_config: TrainConfig | None = None,
+    seed: int = 0,
+    progress: bool | None = None,
+) -> tuple[SSVAE, pd.DataFrame]:
+    """:func:`hea_dvae.train.fit`, trained once and then loaded from the cache.
+
+    Same arguments and return values as :func:`hea_dvae.train.fit`. The
+    history of a cached model is read back with its ``attrs`` (best epochs,
+    seed, configuration).
+    """
+    train_config = train_config or TrainConfig()
+    key = model_key(labelled, unlabelled, validation, train_config, seed)
+    entry = models_dir() / key_digest(key)[:24]
+    with _locked(entry.with_name(entry.name + ".lock")):
+        found = _load_entry(entry, key)
+        if found is not None:
+            return found
+        model, history = fit(labelled, unlabelled, validation, config=train_config, seed=seed,
+                             progress=progress)
+        buffer = io.StringIO()
+        history.to_csv(buffer, index=False)
+        attrs = {k: v for k, v in history.attrs.items() if k != "train_config"}
+        # A damaged entry is replaced as a whole (checkpoint.save is atomic).
+        checkpoint.save(model, entry, extra={"key": key, "history_attrs": attrs},
+                        files={HISTORY_FILE: buffer.getvalue()})
+    return model, history
+
+
+def _fit_job(arguments):
+    labelled, unlabelled, validation, train_config, seed = arguments
+    torch.set_num_threads(1)
+    cached_fit(labelled, unlabelled, validation, train_config, seed, progress=False)
+    return seed
+
+
+def fit_seeds(
+    split,
+    train_config: TrainConfig | None = None,
+    seeds: Iterable[int] = range(5),
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> tuple[dict, dict]:
+    """One cached model per seed on ``split``; missing ones trained in parallel.
+
+    Parameters
+    ----------
+    split : mapping
+        ``labelled``, ``unlabelled`` and ``validation`` frames.
+    train_config : TrainConfig, optional
+        Shared by every seed.
+    seeds : iterable of int
+        One model per seed.
+    workers : int, optional
+        Processes that train the missing models at once (default: the number
+        of CPU cores, at most the number missing). Each run is single-threaded
+        and seeded, so the models do not depend on ``workers``.
+    progress : bool, optional
+        A progress bar over the models to train.
+
+    Returns
+    -------
+    models, histories : dict
+        seed -> :class:`SSVAE`, seed -> history frame.
+    """
+    from tqdm.auto import tqdm
+
+    train_config = train_config or TrainConfig()
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: give at least one seed")
+    parts = (split["labelled"], split.get("unlabelled"), split["validation"])
+    missing = [s for s in seeds if not _is_cached(*parts, train_config, s)]
+    workers = min(workers or os.cpu_count() or 1, len(missing)) if missing else 0
+    bar = tqdm(total=len(missing), desc="training models", unit="model",
+               disable=not config.show_progress(progress) or not missing)
+    if workers > 1:
+        # spawn: a fresh interpreter per worker, safe whatever threads torch started here.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            for _ in pool.map(_fit_job, [(*parts, train_config, s) for s in missing]):
+                bar.update()
+    else:
+        for seed in missing:
+            cached_fit(*parts, train_config, seed, progress=False)
+            bar.update()
+    bar.close()
+    models, histories = {}, {}
+    for seed in seeds:
+        models[seed], histories[seed] = cached_fit(*parts, train_config, seed)
+    return models, histories
+
+
+def _is_cached(labelled, unlabelled, validation, train_config, seed) -> bool:
+    key = model_key(labelled, unlabelled, validation, train_config, seed)
+    entry = models_dir() / key_digest(key)[:24]
+    try:
+        return checkpoint.read_config(entry).get("extra", {}).get("key") == key
+    except checkpoint.CheckpointError:
+        return False
+
+
+def paper_models(
+    seeds: Iterable[int] = range(5),
+    table: str = "paper",
+    train_config: TrainConfig | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> dict[int, SSVAE]:
+    """The default recipe's models on the paper split, one per seed (cached).
+
+    ``table`` picks the element table of the features; ``train_config``
+    defaults to :class:`TrainConfig` with that table.
+    """
+    train_config = train_config or TrainConfig.with_table(table)
+    if train_config.model.table != table:
+        raise ValueError(f"train_config is for table {train_config.model.table!r}, not {table!r}")
+    split = split_with_table(paper_split(), table)
+    models, _ = fit_seeds(split, train_config, seeds, workers=workers, progress=progress)
+    return models
+
+
+def clear() -> int:
+    """Delete every cached model; return how many entries were removed."""
+    folder = models_dir()
+    if not folder.is_dir():
+        return 0
+    entries = [p for p in folder.iterdir() if p.is_dir()]
+    shutil.rmtree(folder)
+    return len(entries)
+
+
+# --------------------------------------------------------------------------
+# The predictor
+
+
+def model_digest(model: SSVAE) -> str:
+    """SHA-256 of a model's tensors (names, shapes and values) in a fixed order."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class Ensemble:
+    """Several SSVAE classifiers averaged: the probability users screen and design with.
+
+    The probability of an alloy is the mean over members of
+    ``sigmoid(logit / temperature)``; its spread is the members' standard
+    deviation. A temperature above 1 softens over-confident members
+    (temperature scaling, fitted on validation alloys).
+
+    Attributes
+    ----------
+    members : list of SSVAE
+        Trained models; latent-space work uses ``members[0]`` (the latent
+        spaces of different seeds are not aligned).
+    temperature : float
+        Divides every member's logit before the sigmoid.
+    name : str
+        What it is, for tables and output files.
+    """
+
+    members: Sequence[SSVAE]
+    temperature: float = 1.0
+    name: str = "ensemble"
+    identity: str = field(init=False)
+
+    def __post_init__(self):
+        self.members = list(self.members)
+        if not self.members:
+            raise ValueError("an Ensemble needs at least one member")
+        if not (np.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature must be a positive number, got {self.temperature}")
+        tables = {m.config.table for m in self.members}
+        if len(tables) > 1:
+            raise ValueError(f"members use different element tables: {sorted(tables)}")
+        digest = hashlib.sha256(f"T={self.temperature!r}".encode())
+        for model in self.members:
+            digest.update(model_digest(model).encode())
+        self.identity = digest.hexdigest()
+
+    @property
+    def table(self) -> str:
+        """Element table of the members' features."""
+        return self.members[0].config.table
+
+    def featurize(self, x) -> np.ndarray:
+        """Features of fractions (n, 30) with the members' element table."""
+        return np.asarray(featurize(np.asarray(x, dtype=float), table=self.table))
+
+    def member_logits(self, e) -> torch.Tensor:
+        """Tempered logits of every member, shape (n_members, n); differentiable in ``e``."""
+        if not isinstance(e, torch.Tensor):
+            e = torch.from_numpy(np.array(e, dtype=np.float32))  # a copy: inputs may be read-only
+        e = e.reshape(-1, self.members[0].config.n_features).float()
+        return torch.stack([m.classify_logits(e) for m in self.members]) / self.temperature
+
+    def member_probabilities(self, e) -> np.ndarray:
+        """Each member's probability, shape (n_members, n)."""
+        with torch.no_grad():
+            return torch.sigmoid(self.member_logits(e)).numpy().astype(float)
+
+    def predict_proba(self, e) -> np.ndarray:
+        """Mean of the members' probabilities, shape (n,)."""
+        return self.member_probabilities(e).mean(axis=0)
+
+    def predict_spread(self, e) -> np.ndarray:
+        """Standard deviation of the members' probabilities (0 with one member)."""
+        return self.member_probabilities(e).std(axis=0)
+
+    def classify_logits(self, e: torch.Tensor) -> torch.Tensor:
+        """Logit of :meth:`predict_proba`, differentiable (for gradient inversion)."""
+        probability = torch.sigmoid(self.member_logits(e)).mean(0)
+        eps = torch.finfo(probability.dtype).eps
+        probability = probability.clamp(eps, 1 - eps)
+        return torch.log(probability) - torch.log1p(-probability)
+
+
+def released_predictor() -> Ensemble:
+    """The authors' released model as a one-member :class:`Ensemble` (paper table)."""
+    return Ensemble([load_released_model()], name="released (authors)")
+
+
+def _ensemble_nll(member_logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    probability = (1.0 / (1.0 + np.exp(-member_logits / temperature))).mean(axis=0)
+    probability = np.clip(probability, 1e-12, 1 - 1e-12)
+    return float(-np.mean(labels * np.log(probability) + (1 - labels) * np.log1p(-probability)))
+
+
+def fit_ensemble_temperature(member_logits, labels, bounds=(0.2, 20.0)) -> float:
+    """The temperature T minimising the NLL of ``mean_k sigmoid(logit_k / T)``.
+
+    Parameters
+    ----------
+    member_logits : array_like (n_members, n)
+        Each member's logits on the alloys it is fitted on (validation alloys).
+    labels : array_like (n,)
+    bounds : tuple of float
+        Search interval for T (a bounded 1-D search over log T).
+    """
+    member_logits = np.atleast_2d(np.asarray(member_logits, dtype=float))
+    labels = np.asarray(labels, dtype=float).reshape(-1)
+    if member_logits.shape[1] != len(labels) or len(labels) == 0:
+        raise ValueError(f"member_logits {member_logits.shape} do not match {len(labels)} labels")
+    result = minimize_scalar(lambda log_t: _ensemble_nll(member_logits, labels, np.exp(log_t)),
+                             bounds=np.log(bounds), method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(result.x))
+
+
+def temperature_check(member_logits, labels, folds: int = 5, seed: int = 0) -> dict:
+    """Does temperature scaling help on held-out alloys? Cross-validated on the given alloys.
+
+    T is fitted on all folds but one and the NLL measured on the one left out;
+    the held-out NLLs with and without scaling are compared. Only the
+    alloys given (validation alloys) are read.
+
+    Returns
+    -------
+    dict
+        ``nll_without``, ``nll_with`` (held-out, averaged over alloys),
+        ``helps`` (True when scaling lowers it) and ``temperature`` (fitted
+        on all the alloys given).
+    """
+    member_logits = np.atleast_2d(np.asarray(member_logits, dtype=float))
+    labels = np.asarray(labels, dtype=float).reshape(-1)
+    without = with_scaling = 0.0
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+    for fit_rows, held_out in splitter.split(labels, labels):
+        temperature = fit_ensemble_temperature(member_logits[:, fit_rows], labels[fit_rows])
+        n = len(held_out)
+        without += n * _ensemble_nll(member_logits[:, held_out], labels[held_out], 1.0)
+        with_scaling += n * _ensemble_nll(member_logits[:, held_out], labels[held_out], temperature)
+    without, with_scaling = without / len(labels), with_scaling / len(labels)
+    return {
+        "nll_without": without,
+        "nll_with": with_scaling,
+        "helps": bool(with_scaling < without),
+        "temperature": fit_ensemble_temperature(member_logits, labels),
+    }
+
+
+def seed_ensemble(
+    split,
+    train_config: TrainConfig | None = None,
+    seeds: Iterable[int] = range(5),
+    calibrate: str | bool = "auto",
+    name: str | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> tuple[Ensemble, dict]:
+    """An :class:`Ensemble` of one cached model per seed, optionally temperature-scaled.
+
+    Parameters
+    ----------
+    split : mapping
+        ``labelled``, ``unlabelled`` and ``validation`` frames; the
+        temperature is fitted on ``validation``.
+    calibrate : {"auto", True, False}
+        ``"auto"`` scales the temperature only when :func:`temperature_check`
+        says it lowers the held-out NLL on the validation alloys.
+
+    Returns
+    -------
+    ensemble : Ensemble
+    calibration : dict
+        The :func:`temperature_check` result and the temperature used.
+    """
+    if calibrate not in ("auto", True, False):
+        raise ValueError(f"calibrate must be 'auto', True or False, got {calibrate!r}")
+    models, _ = fit_seeds(split, train_config, seeds, workers=workers, progress=progress)
+    members = [models[s] for s in sorted(models)]
+    _, e, y = as_arrays(split["validation"])
+    logits = Ensemble(members).member_logits(e).detach().numpy()
+    check = temperature_check(logits, y)
+    use = check["helps"] if calibrate == "auto" else bool(calibrate)
+    temperature = check["temperature"] if use else 1.0
+    table = members[0].config.table
+    name = name or f"ours: {table} table, {len(members)} seeds" + (f", T = {temperature:.2f}" if use else "")
+    return Ensemble(members, temperature=temperature, name=name), {**check, "used": use,
+                                                                    "temperature_used": temperature}
+
+
+#: Element table of the predictor users screen and design with; chapter 2
+#: compares the two tables on alloy systems held out of training (grouped
+#: cross-validation), where the corrected one generalises at least as well,
+#: and its VEC is physically right.
+DEFAULT_TABLE = "corrected"
+
+
+def default_predictor(progress: bool | None = None) -> Ensemble:
+    """The predictor of ``hea-dvae predict`` and ``design``: 5 seeds, corrected table.
+
+    The default recipe (:class:`TrainConfig`) on the paper split with the
+    corrected element table, seeds 0-4, temperature-scaled on the validation
+    alloys when that helps (see :func:`seed_ensemble`). Trained once and cached.
+    """
+    split = split_with_table(paper_split(), DEFAULT_TABLE)
+    ensemble, _ = seed_ensemble(split, TrainConfig.with_table(DEFAULT_TABLE), range(5), progress=progress)
+    return ensemble
