@@ -1,13 +1,19 @@
-"""Command line: ``hea-dvae fetch``, ``hea-dvae train`` and ``hea-dvae predict``.
+"""Command line: ``hea-dvae fetch``, ``train``, ``predict`` and ``design screen|latent|invert``.
 
 Each subcommand is a ``_cmd_*`` function taking the parsed arguments and
-returning the exit status; add one with :func:`build_parser`.
+returning the exit status; add one with :func:`build_parser`. Bad input (a
+formula, an element, a parameter, an unreadable file) exits with status 2,
+any other error with 1, and never leaves a partial output file.
+
+Start-up stays light: modules are imported inside the commands that need
+them, so ``hea-dvae --help`` does not load torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import sys
 from pathlib import Path
 
@@ -15,7 +21,6 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 
-DEFAULT_MODEL_NAME = "default"
 DEFAULT_SEED = 42
 
 
@@ -53,29 +58,6 @@ def train_on_paper_split(config=None, seed: int = DEFAULT_SEED, progress: bool |
     return model, history, split
 
 
-def default_model(progress: bool | None = None):
-    """The cached default model, trained once on the paper split (seed 42) if absent."""
-    from . import checkpoint, config
-
-    directory = config.cache_dir() / DEFAULT_MODEL_NAME
-    if (directory / checkpoint.CONFIG_FILE).is_file():
-        try:
-            return checkpoint.load(directory)
-        except checkpoint.CheckpointError as error:
-            print(f"hea-dvae: cached default model is unusable ({error}); retraining",
-                  file=sys.stderr)
-    print(
-        f"hea-dvae: no cached default model; training one on the paper split "
-        f"(seed {DEFAULT_SEED}, about half a minute) and caching it in {directory}",
-        file=sys.stderr,
-    )
-    model, history, _ = train_on_paper_split(seed=DEFAULT_SEED, progress=progress)
-    checkpoint.save(model, directory, extra={"seed": DEFAULT_SEED,
-                                             "best_epoch": int(history.attrs["best_epoch"]),
-                                             "split": "paper"})
-    return model
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     from . import checkpoint
     from .metrics import evaluate
@@ -90,13 +72,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "split": "paper",
             "best_epoch": int(history.attrs["best_epoch"]),
-            "epochs_run": int(len(history)),
+            "best_vae_epoch": int(history.attrs["best_vae_epoch"]),
+            "epochs_run": int(history.attrs["epochs_run"]),
             "train_config": config.to_dict(),
+            "prior": history.attrs["prior"],
             "metrics": scores,
         },
     )
     history.to_csv(Path(args.out) / "history.csv", index=False)
-    print(f"best epoch {history.attrs['best_epoch']} of {len(history)}; saved to {args.out}")
+    print(f"classifier kept from epoch {history.attrs['best_epoch']}, encoder/decoder from epoch "
+          f"{history.attrs['best_vae_epoch']}, of {history.attrs['epochs_run']}; saved to {args.out}")
     names = ("accuracy", "auc", "brier", "mae_all", "mae_present", "element_set_recovered")
     print("part," + ",".join(names))
     for part, values in scores.items():
@@ -104,42 +89,266 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_predict(args: argparse.Namespace) -> int:
-    import numpy as np
+class BadInput(ValueError):
+    """A problem with what the user gave (exit status 2)."""
 
-    from . import checkpoint
-    from .features import FEATURES, composition_vector, featurize
 
-    # Every formula is checked before anything is printed, so a bad one
-    # never leaves partial output behind.
+class Failure(RuntimeError):
+    """Anything else that stops a command (exit status 1)."""
+
+
+def read_formulas(source: str) -> list[tuple[str, str]]:
+    """Formulas from a file (``-``: standard input), each with where it came from.
+
+    A CSV file (a header line with a comma) gives its ``formula`` column, or
+    its first column; any other file gives one formula per line. Blank lines
+    and lines starting with ``#`` are skipped.
+
+    Returns
+    -------
+    list of (formula, origin)
+        ``origin`` is e.g. ``"alloys.csv line 3"``, for error messages.
+    """
+    name = "standard input" if source == "-" else source
+    try:
+        if source == "-":
+            text = sys.stdin.read()
+        else:
+            text = Path(source).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"cannot read input file {source!r}: {getattr(error, 'strerror', None) or error}") from None
+    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    if not numbered:
+        raise BadInput(f"input {name!r} holds no formula")
+    first = numbered[0][1]
+    if "," in first:
+        header = next(csv.reader([first]))
+        names = [h.strip().lower() for h in header]
+        column = names.index("formula") if "formula" in names else 0
+        rows = []
+        for n, line in numbered[1:]:
+            cells = next(csv.reader([line]))
+            value = cells[column].strip() if column < len(cells) else ""
+            rows.append((value, f"{name} line {n}"))
+        return rows
+    if first.strip().lower() == "formula":
+        numbered = numbered[1:]
+    return [(line.strip(), f"{name} line {n}") for n, line in numbered]
+
+
+def _parse_formulas(items: list[tuple[str, str | None]]):
+    """Fractions of every formula; all bad ones are reported at once (BadInput)."""
+    from .features import composition_vector
+
     fractions, bad = [], []
-    for formula in args.formulas:
+    for formula, origin in items:
         try:
             fractions.append(composition_vector(formula))
         except ValueError as error:
             message = str(error)
-            bad.append(message if repr(formula) in message else f"invalid formula {formula!r}: {message}")
+            if repr(formula) not in message:
+                message = f"invalid formula {formula!r}: {message}"
+            bad.append(f"{origin}: {message}" if origin else message)
     if bad:
-        for message in bad:
-            _error(message)
-        return EXIT_BAD_INPUT
+        raise BadInput("\n".join(bad))
+    return fractions
 
-    if args.model is not None:
-        try:
-            model = checkpoint.load(args.model)
-        except checkpoint.CheckpointError as error:
-            _error(f"cannot load model from {args.model}: {error}")
-            return EXIT_ERROR
-    else:
-        model = default_model()
 
-    features = np.asarray(featurize(np.stack(fractions), table=model.config.table), dtype=float)
-    probabilities = model.predict_proba(features)
+def load_predictor(model: str | None = None):
+    """The predictor a command uses.
+
+    ``None`` or ``"default"``: :func:`hea_dvae.zoo.default_predictor` (our
+    ensemble, corrected element table; trained and cached on first use);
+    ``"released"``: the authors' weights; anything else: a checkpoint folder
+    (one model).
+    """
+    from . import checkpoint, zoo
+
+    if model in (None, "default"):
+        return zoo.default_predictor()
+    if model == "released":
+        return zoo.released_predictor()
+    if not Path(model).exists():
+        raise BadInput(f"--model {model}: no such checkpoint folder (or give 'released' for the authors' weights)")
+    try:
+        member = checkpoint.load(model)
+    except checkpoint.CheckpointError as error:
+        raise Failure(f"cannot load model from {model}: {error}") from None
+    return zoo.Ensemble([member], name=f"checkpoint {model}")
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .features import FEATURES
+
+    items = [(formula, None) for formula in args.formulas]
+    if args.input is not None:
+        items += read_formulas(args.input)
+    if not items:
+        raise BadInput("give formulas, or --input FILE (a CSV with a 'formula' column, or one per line)")
+    fractions = _parse_formulas(items)
+    predictor = load_predictor(args.model)
+    _say(f"model: {predictor.name} (identity {predictor.identity})")
+    features = np.asarray(predictor.featurize(np.stack(fractions)), dtype=float)
+    probabilities = predictor.predict_proba(features)
+    spread = predictor.predict_spread(features)
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["formula", "p_single_phase", *FEATURES])
-    for formula, p, row in zip(args.formulas, probabilities, features):
-        writer.writerow([formula, f"{p:.6f}", *(f"{v:.10g}" for v in row)])
+    writer.writerow(["formula", "p_single_phase", "spread", *FEATURES])
+    for (formula, _), p, s, row in zip(items, probabilities, spread, features):
+        writer.writerow([formula, f"{p:.6f}", f"{s:.6f}", *(f"{v:.10g}" for v in row)])
     return EXIT_OK
+
+
+def _say(message: str) -> None:
+    print(f"hea-dvae: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------
+# hea-dvae design ...
+
+
+def _constraints_from(args: argparse.Namespace):
+    """One :class:`hea_dvae.constraints.Constraints` from ``--constraints FILE`` and the flags.
+
+    Flags override the file. Returns None when neither is given (latent
+    decoding and the label-flip loop then round as the paper did).
+    """
+    from .constraints import Constraints
+
+    flags = {
+        "elements": args.elements,
+        "forbidden": args.forbid,
+        "required": args.require,
+        "n_elements": getattr(args, "k", None) or getattr(args, "n_elements", None),
+        "max_elements": args.max_elements,
+        "min_fraction": args.min_fraction,
+        "max_fraction": args.max_fraction,
+        "step": args.step,
+    }
+    flags = {key: value for key, value in flags.items() if value is not None}
+    if args.constraints is None:
+        return Constraints.from_mapping(flags, source="options") if flags else None
+    if not Path(args.constraints).is_file():
+        reason = "not a file" if Path(args.constraints).exists() else "no such file"
+        raise BadInput(f"cannot read constraints file {args.constraints!r}: {reason}")
+    return Constraints.from_file(args.constraints).updated(flags)
+
+
+def _finish_design(frame, predictor, args: argparse.Namespace, evidence: bool = True) -> int:
+    """Add the evidence (and recipe) to a design result and write it as CSV."""
+    from . import design
+    from .features import ELEMENTS
+
+    if evidence:
+        frame = design.with_evidence(frame, predictor, batch_grams=args.batch_grams)
+    shown = [c for c in frame.columns if c not in ELEMENTS]
+    design.write_csv(frame, args.out, columns=shown)
+    if args.out is not None:
+        _say(f"wrote {len(frame)} alloys to {args.out}")
+    return EXIT_OK
+
+
+def _check_output_options(args: argparse.Namespace) -> None:
+    """Refuse a batch mass or an output folder that would fail after the work is done."""
+    if args.batch_grams is not None and not (args.batch_grams > 0 and math.isfinite(args.batch_grams)):
+        raise BadInput(f"--batch-grams must be a positive mass in grams, got {args.batch_grams:g}")
+    for name in ("out", "trajectory", "resume"):
+        path = getattr(args, name, None)
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            raise BadInput(f"--{name} {path}: folder {Path(path).resolve().parent} does not exist")
+        if path is not None and Path(path).is_dir():
+            raise BadInput(f"--{name} {path} is a folder; give a file name")
+
+
+def _check_target(value: float) -> float:
+    if not 0 < value < 1:
+        raise BadInput(f"--target must lie strictly between 0 and 1, got {value:g}")
+    return value
+
+
+def _cmd_design_latent(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from . import design
+
+    _check_output_options(args)
+    ys = list(args.y)
+    bad = [y for y in ys if not 0 <= y <= 1]
+    if bad:
+        raise BadInput(f"--y must lie in [0, 1], got {bad[0]:g}")
+    constraints = _constraints_from(args)
+    predictor = load_predictor(args.model)
+    z_dim = predictor.members[0].config.z_dim
+    if len(args.z) % z_dim:
+        raise BadInput(f"--z takes {z_dim} numbers per latent vector for this model, got {len(args.z)}")
+    zs = np.asarray(args.z, dtype=float).reshape(-1, z_dim)
+    z_all = np.repeat(zs, len(ys), axis=0)
+    y_all = np.tile(ys, len(zs))
+    frame = design.decode_latent(predictor, z_all, y_all, constraints=constraints)
+    return _finish_design(frame, predictor, args)
+
+
+def _cmd_design_invert(args: argparse.Namespace) -> int:
+    from . import design
+
+    _check_output_options(args)
+    target = _check_target(args.target)
+    _parse_formulas([(seed, None) for seed in args.seed])
+    constraints = _constraints_from(args)
+    predictor = load_predictor(args.model)
+    if args.method == "flip":
+        result = design.invert_flip(args.seed, predictor, target=target, max_steps=args.max_steps,
+                                    constraints=constraints, label=args.label)
+    else:
+        result = design.invert_gradient(args.seed, predictor, target=target, constraints=constraints,
+                                        distance_weight=args.distance_weight, steps=args.steps)
+    status = _finish_design(result.final, predictor, args)
+    if args.trajectory is not None:
+        design.write_csv(result.trajectory, args.trajectory)
+    return status
+
+
+#: Summary entries of a screen written as ``#`` lines above its CSV (beside ``alloys``).
+SCREEN_SUMMARY = ("alloys_above_0.5", "share_above_0.5", "alloys_above_0.9", "share_above_0.9",
+                  "seconds", "workers", "backend")
+
+
+def _cmd_design_screen(args: argparse.Namespace) -> int:
+    from . import design, screen
+
+    _check_output_options(args)
+    if args.top < 1:
+        raise BadInput(f"--top must be a positive number of alloys, got {args.top}")
+    if args.workers is not None and args.workers < 1:
+        raise BadInput(f"--workers must be a positive number, got {args.workers}")
+    if args.scheduler is not None and args.backend not in ("auto", "dask"):
+        raise BadInput(f"--scheduler runs on Dask; it cannot be combined with --backend {args.backend}")
+    constraints = _constraints_from(args)
+    if constraints is None or constraints.n_elements is None:
+        raise BadInput("give the numbers of elements to screen: --k 4 5, or n_elements in --constraints FILE")
+    predictor = load_predictor(args.model)
+    result = screen.screen(
+        predictor,
+        constraints,
+        top=args.top,
+        workers=args.workers,
+        backend=args.backend,
+        scheduler=args.scheduler,
+        state_file=args.resume,
+        annotate=lambda frame: design.with_evidence(frame, predictor, batch_grams=args.batch_grams),
+    )
+    summary = result.summary
+    if not summary["complete"]:
+        raise Failure(f"the screen stopped early after {summary['alloys']:,} alloys; rerun with --resume to continue")
+    _say(result.describe())
+    frame = result.top.reset_index()
+    design.stamp(frame, predictor, route="screen", constraints=result.constraints, top=args.top,
+                 alloys=summary["alloys"],
+                 **{key: round(summary[key], 3) if key == "seconds" else summary[key] for key in SCREEN_SUMMARY},
+                 batch_grams=args.batch_grams)
+    return _finish_design(frame, predictor, args, evidence=False)
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
@@ -160,6 +369,36 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         print(f"ok  {name}  ({path.stat().st_size:,} bytes, SHA-256 verified)", file=sys.stderr)
     return EXIT_OK
+
+
+def _model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", metavar="MODEL",
+        help="'released' (the authors' weights, paper element table), or a checkpoint folder "
+        "(one model); default: our ensemble of the default recipe's seed models on the paper "
+        "split with the corrected element table (trained once and cached)",
+    )
+
+
+def _constraint_options(parser: argparse.ArgumentParser, screen: bool = False) -> None:
+    group = parser.add_argument_group("constraints (flags override --constraints FILE)")
+    group.add_argument("--elements", nargs="+", metavar="EL", help="allowed elements (default: all 30)")
+    group.add_argument("--forbid", nargs="+", metavar="EL", help="forbidden elements")
+    group.add_argument("--require", nargs="+", metavar="EL", help="elements every alloy must contain")
+    if not screen:
+        group.add_argument("--n-elements", type=int, help="exact number of elements")
+    group.add_argument("--max-elements", type=int, help="largest number of elements")
+    group.add_argument("--min-fraction", type=float, help="smallest amount of a present element (fraction, e.g. 0.05)")
+    group.add_argument("--max-fraction", type=float, help="largest amount of any element (fraction)")
+    group.add_argument("--step", type=float, help="composition grid / rounding step (fraction; 0.01 = 1 at.%%)")
+    group.add_argument("--constraints", metavar="FILE", help="constraints file (YAML or TOML)")
+
+
+def _design_output_options(parser: argparse.ArgumentParser) -> None:
+    _model_option(parser)
+    parser.add_argument("--out", metavar="FILE", help="write the CSV to FILE (default: standard output)")
+    parser.add_argument("--batch-grams", type=float, metavar="G",
+                        help="add a recipe: grams of each element for a batch of G grams")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,22 +427,118 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_cmd_train)
 
     predict = commands.add_parser(
-        "predict", help="single-phase probability and features of formulas, as CSV"
+        "predict", help="single-phase probability, its spread and the features of formulas, as CSV",
+        description="Single-phase probability (p_single_phase), the spread of the ensemble's "
+        "members (spread) and the 8 features of each formula, as CSV on standard output.",
     )
-    predict.add_argument("formulas", nargs="+", metavar="FORMULA", help="e.g. CoCrFeNi or Al0.5CoCrFeNi")
+    predict.add_argument("formulas", nargs="*", metavar="FORMULA", help="e.g. CoCrFeNi or Al0.5CoCrFeNi")
     predict.add_argument(
-        "--model", type=Path,
-        help="checkpoint folder (default: a model trained once on the paper split and cached)",
+        "--input", metavar="FILE",
+        help="read formulas from FILE: a CSV file (its 'formula' column, else its first column) "
+        "or one formula per line; '-' reads standard input",
     )
+    _model_option(predict)
     predict.set_defaults(handler=_cmd_predict)
+
+    design = commands.add_parser(
+        "design", help="inverse design: screen, decode the latent space, invert alloys",
+        description="Candidate alloys predicted to form a single phase, with evidence "
+        "(ensemble spread, empirical rules, nearest dataset alloys, out-of-data flags) and, "
+        "with --batch-grams, a recipe. Output is CSV (standard output, or --out FILE) whose "
+        "first lines, starting with '#', name the model and the parameters; read it with "
+        "pandas.read_csv(FILE, comment='#').",
+    )
+    routes = design.add_subparsers(dest="route", metavar="ROUTE")
+
+    screen = routes.add_parser(
+        "screen", help="score every alloy of a grid and keep the best (ranked by p_single_phase)",
+        description="Enumerate alloys of K elements from the pool (equimolar, or every "
+        "composition on a --step grid within the fraction bounds), score them all and print the "
+        "--top best, highest p_single_phase first, with their evidence.",
+    )
+    screen.add_argument("--k", nargs="+", type=int, metavar="K",
+                        help="numbers of elements per alloy, e.g. --k 4 5 (or n_elements in --constraints FILE)")
+    screen.add_argument("--top", type=int, default=20, help="alloys kept (default 20)")
+    screen.add_argument("--workers", type=int, metavar="N",
+                        help="parallel workers (default: every core for spaces of 2 million alloys or more, "
+                        "else 1); with --backend dask, the worker processes of a local Dask cluster")
+    screen.add_argument("--backend", choices=("auto", "threads", "processes", "dask"), default="auto",
+                        help="how --workers run: threads of this process (auto), worker processes, or a "
+                        "local Dask cluster (dask); results are the same")
+    screen.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the batches as tasks on this Dask scheduler, e.g. tcp://host:8786")
+    screen.add_argument("--resume", metavar="FILE",
+                        help="progress file, saved every 30 s and on interruption; rerun the same command "
+                        "to continue from it (a file of another screen is refused)")
+    _constraint_options(screen, screen=True)
+    _design_output_options(screen)
+    screen.set_defaults(handler=_cmd_design_screen)
+
+    latent = routes.add_parser(
+        "latent", help="decode latent vectors z with labels y and score the alloys",
+        description="Decode z with the label y through p(x|y,z) of the model's first member, "
+        "round to whole at.% (or onto the constraints) and score with the whole model.",
+    )
+    latent.add_argument("--z", nargs="+", type=float, required=True, metavar="Z",
+                        help="latent vector(s), z_dim numbers each, e.g. --z 0 -0.8")
+    latent.add_argument("--y", nargs="+", type=float, default=[0.9], metavar="Y",
+                        help="label(s) fed to the decoder, in [0, 1] (default 0.9)")
+    _constraint_options(latent)
+    _design_output_options(latent)
+    latent.set_defaults(handler=_cmd_design_latent)
+
+    invert = routes.add_parser(
+        "invert", help="move alloys toward a target single-phase probability",
+        description="From seed alloys, either the paper's label-flip loop (--method flip: "
+        "encode with the predicted probability p, decode with 1 - p, round, repeat) or "
+        "gradient inversion through the featurizer and classifier (--method gradient), "
+        "within the constraints.",
+    )
+    invert.add_argument("--seed", nargs="+", required=True, metavar="FORMULA", help="starting alloy(s)")
+    invert.add_argument("--target", type=float, default=0.9, help="target p(single phase), in (0, 1) (default 0.9)")
+    invert.add_argument("--method", choices=("flip", "gradient"), default="gradient",
+                        help="flip (the paper's loop) or gradient (default)")
+    invert.add_argument("--max-steps", type=int, default=10, help="flip: most decoding steps (default 10)")
+    invert.add_argument("--label", choices=("probability", "hard"), default="probability",
+                        help="flip: the encoder sees the probability (the paper) or the hard label")
+    invert.add_argument("--distance-weight", type=float, default=0.3,
+                        help="gradient: price of moving away from the seed (default 0.3)")
+    invert.add_argument("--steps", type=int, default=300, help="gradient: optimisation steps (default 300)")
+    invert.add_argument("--trajectory", metavar="FILE", help="also write every step to FILE (CSV)")
+    _constraint_options(invert)
+    _design_output_options(invert)
+    invert.set_defaults(handler=_cmd_design_invert)
+    design.set_defaults(handler=None, parser=design)
     return parser
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``hea-dvae`` console script; returns the exit status."""
+    """Entry point of the ``hea-dvae`` console script; returns the exit status.
+
+    0 on success, 2 for bad input (a formula, an element, a parameter, a
+    file), 1 for any other error; the message goes to standard error.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
-        parser.print_help(sys.stderr)
+        (getattr(args, "parser", None) or parser).print_help(sys.stderr)
         return EXIT_BAD_INPUT
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BadInput as error:
+        for line in str(error).splitlines():
+            _error(line)
+        return EXIT_BAD_INPUT
+    except Failure as error:
+        _error(str(error))
+        return EXIT_ERROR
+    except (ValueError, TypeError) as error:
+        # Raised while checking what the user gave (constraints, grids, formulas).
+        _error(str(error))
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_ERROR
+    except Exception as error:  # noqa: BLE001 - a command line reports, it does not crash
+        _error(f"{type(error).__name__}: {error}")
+        return EXIT_ERROR
