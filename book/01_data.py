@@ -12,13 +12,13 @@
 # ---
 
 # %% [markdown]
-# # 1. The data: 1,373 experimental alloys
+# # 1. The data
 #
 # ## Overview
 #
 # The model of {cite:t}`zeng2024dvae` learns from experimental alloys, each
 # labelled single phase or not. This chapter looks at that data as the paper
-# presents it:
+# presents it (its Fig. 1; see the {doc}`paper map <paper_map>`):
 #
 # 1. where the files come from and how they are checked;
 # 2. the class balance, the number of elements per alloy and how often each
@@ -37,7 +37,23 @@
 # | Empirical phase-formation rules {cite:p}`zhang2008rules,guo2011vec` | helpful |
 # | pandas DataFrames | necessary |
 #
-# Time to read: 15 minutes. Later chapters build on the split made here.
+# Time to read: 15 minutes; to run: under a minute. {doc}`Chapter 2
+# <02_model>` trains on the split made here and {doc}`chapter 3
+# <03_data_efficiency>` varies how much of it is labelled.
+#
+# :::{admonition} Run this chapter yourself
+# :class: tip
+# The download button at the top of the page gives this chapter as a
+# notebook (`.ipynb`). It needs the `hea_dvae` package and the data: see
+# {ref}`get-the-code` for the two install commands. The `parameters` cell
+# below holds everything you can change. From a checkout,
+# `make book PARAMS="-p table corrected"` reruns every chapter with the
+# corrected element table and rebuilds the book;
+# `.venv/bin/python scripts/execute_chapters.py -p table corrected book/01_data.py`
+# reruns this chapter alone, and
+# `papermill 01_data.ipynb out.ipynb -p table corrected` works on the
+# downloaded notebook.
+# :::
 
 # %% tags=["parameters"]
 table = "paper"  # element table for the featurizer: "paper" or "corrected"
@@ -49,9 +65,10 @@ import numpy as np
 import pandas as pd
 
 import hea_dvae
-from hea_dvae import features, plots
+from hea_dvae import config, features, plots, report
 from hea_dvae.data import DataConfig, split_sizes
 
+report.chapter("01_data")
 settings = DataConfig(table=table, labelled_fraction=labelled_fraction, seed=seed)
 plots.use_style()
 pd.set_option("display.precision", 4)
@@ -67,8 +84,6 @@ settings
 # and nothing is downloaded.
 
 # %%
-from hea_dvae import config
-
 pd.DataFrame(
     [(name, path, digest[:16] + "…") for name, (path, digest) in config.DATA_FILES.items()],
     columns=["file", "upstream path", "SHA-256 (first 16 hex)"],
@@ -80,11 +95,13 @@ print("pinned commit:", config.UPSTREAM_COMMIT)
 # %% [markdown]
 # `load_dataset` joins the composition table and the feature table on the
 # formula, keeps one row per formula, and validates what it loads: fractions
-# non-negative and summing to one, no missing values, labels 0 or 1.
+# non-negative and summing to one, no missing values, labels 0 or 1. Each
+# row holds the formula, the atomic fractions of the 30 elements, the eight
+# published features and the label (the table scrolls sideways):
 
 # %%
 data = hea_dvae.load_dataset()
-data.head()
+plots.readable(data.head())
 
 # %% [markdown]
 # ## 2. What the alloys are
@@ -93,23 +110,33 @@ data.head()
 
 # %%
 counts = data["label"].value_counts().rename(index=plots.CLASS_NAMES)
+report.record("n_alloys", len(data))
+report.record("n_single_phase", int((data["label"] == 1).sum()))
+report.record("n_multi_phase", int((data["label"] == 0).sum()))
+report.record("single_phase_share", data["label"].mean())
 print(f"alloys: {len(data)}")
 print(counts.to_string())
 print(f"single-phase share: {data['label'].mean():.3f}")
 plots.glue_figure("fig-class-balance", plots.class_balance(data))
 
 # %% [markdown]
+# There are {glue:text}`n_alloys:,d` alloys:
+# {glue:text}`n_single_phase:,d` single phase and
+# {glue:text}`n_multi_phase:,d` multi phase.
+#
 # ```{glue:figure} fig-class-balance
-# :name: fig-class-balance
-# :figwidth: 360px
+# ---
+# name: fig-class-balance
+# figwidth: 360px
+# alt: >-
+#   Bar chart of the number of single-phase alloys (blue) and
+#   multi-phase alloys (red); the two bars are of nearly equal height.
+# ---
 #
 # The two classes are nearly balanced.
 # ```
 #
 # ### Number of elements
-#
-# A quarter of the alloys are binaries, and most of the rest have five or
-# six principal elements.
 
 # %%
 n_elements = features.element_counts(data)
@@ -118,39 +145,72 @@ by_size = (
     .groupby("n_elements")["label"]
     .agg(alloys="size", single_phase_rate="mean")
 )
-by_size.round(3)
+report.record("n_binaries", int(by_size.loc[2, "alloys"]))
+report.record("binary_share", by_size.loc[2, "alloys"] / len(data))
+report.record("n_five_or_six_elements", int(by_size.loc[[5, 6], "alloys"].sum()))
+report.record("n_eight_or_more_elements", int(by_size.loc[by_size.index >= 8, "alloys"].sum()))
+for size in (2, 4, 5, 6, 7):
+    report.record(f"single_phase_rate_{size}_elements", by_size.loc[size, "single_phase_rate"])
+plots.readable(by_size.round(3))
+
+# %% [markdown]
+# {glue:text}`binary_share:.0%` of the alloys
+# ({glue:text}`n_binaries:,d`) are binaries, and
+# {glue:text}`n_five_or_six_elements:,d` have five or six elements.
 
 # %%
 plots.glue_figure("fig-elements-per-alloy", plots.elements_per_alloy(data))
 
 # %% [markdown]
 # ```{glue:figure} fig-elements-per-alloy
-# :name: fig-elements-per-alloy
+# ---
+# name: fig-elements-per-alloy
+# alt: >-
+#   Stacked bars of the number of alloys with 2 to 10 elements, split
+#   into single-phase and multi-phase alloys, with a line for the
+#   single-phase share of each group. The binaries form the tallest bar and
+#   are mostly single phase; five- and six-element alloys come next and are
+#   mostly multi phase.
+# ---
 #
 # Alloys by number of elements (bars, by class) and the share of each group
 # that forms a single phase (line).
 # ```
 #
-# The raw data do not show entropy stabilisation. Most binaries in the set
-# are solid solutions, while the single-phase rate falls with every element
-# added beyond four: which alloys were made and reported (binaries chosen
-# from known solid-solution systems; multi-principal-element alloys explored
-# more widely) shapes this picture as much as physics does. A model that
-# leans on the number of elements, or on the mixing entropy that grows with
-# it, partly learns this selection.
+# The raw data do not show entropy stabilisation. Binaries are mostly solid
+# solutions (a single-phase share of
+# {glue:text}`single_phase_rate_2_elements:.2f`), while from four to seven
+# elements the share falls from
+# {glue:text}`single_phase_rate_4_elements:.2f` through
+# {glue:text}`single_phase_rate_5_elements:.2f` and
+# {glue:text}`single_phase_rate_6_elements:.2f` to
+# {glue:text}`single_phase_rate_7_elements:.2f` (the groups of eight or more
+# elements hold only {glue:text}`n_eight_or_more_elements:d` alloys).
+# Which alloys were made and reported (binaries chosen from known
+# solid-solution systems; multi-principal-element alloys explored more
+# widely) shapes this picture as much as physics does. A model that leans on
+# the number of elements, or on the mixing entropy that grows with it,
+# partly learns this selection.
 #
 # ### Elements
 
 # %%
 element_share = (data[list(hea_dvae.ELEMENTS)] > 0).sum().sort_values(ascending=False)
-element_share.head(10)
+element_share.head(10).rename("alloys containing it").rename_axis("element").to_frame()
 
 # %%
 plots.glue_figure("fig-element-frequency", plots.element_frequency(data))
 
 # %% [markdown]
 # ```{glue:figure} fig-element-frequency
-# :name: fig-element-frequency
+# ---
+# name: fig-element-frequency
+# alt: >-
+#   Stacked bars of the number of alloys containing each of the 30
+#   elements, by class, sorted from the most to the least frequent. Ni, Fe,
+#   Co and Cr lead; the rare elements on the right occur in a few alloys
+#   each.
+# ---
 #
 # Number of alloys containing each of the 30 elements, by class. The 3d
 # transition metals of the Cantor family dominate.
@@ -160,25 +220,40 @@ plots.glue_figure("fig-element-frequency", plots.element_frequency(data))
 #
 # Each alloy is also described by eight features computed from its
 # composition: the fraction-weighted bulk modulus $K$, molar volume $V_m$,
-# melting point $T_m$ and valence-electron concentration (VEC), the atomic
-# size mismatch $\delta$, the electronegativity difference $\Delta\chi$, the
-# ideal mixing entropy $\Delta S_\mathrm{mix}$ and the mixing enthalpy
-# $\Delta H_\mathrm{mix}$ (formulas in `hea_dvae.features`).
+# melting point $T_m$ and valence-electron concentration (VEC, the column
+# `vac` of the data), the atomic size mismatch $\delta$
+# {cite:p}`zhang2008rules`, the electronegativity difference $\Delta\chi$,
+# the ideal mixing entropy $\Delta S_\mathrm{mix}$ and the mixing enthalpy
+# $\Delta H_\mathrm{mix} = \sum_{i<j} 4\,\Delta H_{ij}\,c_i c_j$ from
+# binary enthalpies of mixing {cite:p}`takeuchi2005` (formulas and units in
+# `hea_dvae.features`). The class means:
 
 # %%
-data.groupby("label")[list(hea_dvae.FEATURES)].mean().rename(index=plots.CLASS_NAMES).T.round(3)
+class_means = data.groupby("label")[list(hea_dvae.FEATURES)].mean().rename(index=plots.CLASS_NAMES).T
+report.record("vec_gap_paper", class_means.loc["vac", "single phase"] - class_means.loc["vac", "multi phase"])
+plots.readable(class_means.round(3), labels={"label": "mean over the class"})
 
 # %%
 plots.glue_figure("fig-features", plots.feature_distributions(data))
 
 # %% [markdown]
 # ```{glue:figure} fig-features
-# :name: fig-features
+# ---
+# name: fig-features
+# alt: >-
+#   Eight histograms, one per feature, of single-phase alloys (blue)
+#   over multi-phase alloys (red). The classes overlap in every panel; the
+#   single-phase histograms sit at higher VEC and melting point and at lower
+#   size mismatch, mixing entropy and magnitude of mixing enthalpy.
+# ---
 #
 # The eight features by class. Single-phase alloys have, on average, a
 # higher VEC and melting point and a lower size mismatch, mixing entropy and
 # magnitude of mixing enthalpy; every feature overlaps strongly between
-# the classes.
+# the classes. Part of the VEC gap is an error of the element table
+# ({ref}`sec-vec-warning`): with corrected valence counts the difference of
+# the class means shrinks from {glue:text}`vec_gap_paper:.2f` to
+# {glue:text}`vec_gap_corrected:.2f` electrons per atom.
 # ```
 #
 # ## 4. Reproducing the published features
@@ -190,7 +265,8 @@ plots.glue_figure("fig-features", plots.feature_distributions(data))
 
 # %%
 agreement = features.feature_agreement(data, table="paper")
-agreement
+report.record("featurizer_max_rel_diff", agreement["max_rel_diff"].max())
+plots.readable(agreement)
 
 # %%
 print(f"largest relative difference over all features: {agreement['max_rel_diff'].max():.1e}")
@@ -199,13 +275,19 @@ plots.glue_figure("fig-parity", plots.parity(data, computed))
 
 # %% [markdown]
 # ```{glue:figure} fig-parity
-# :name: fig-parity
+# ---
+# name: fig-parity
+# alt: >-
+#   Eight scatter plots, one per feature, of the computed value
+#   against the published value for every alloy, with the diagonal dashed.
+# ---
 #
 # Features computed with the table chosen in the parameters cell against
 # the published values. With the paper table every point lies on the
 # diagonal.
 # ```
 #
+# (sec-vec-warning)=
 # ### A corrected element table
 #
 # :::{admonition} The upstream table counts 4f electrons as valence electrons
@@ -224,6 +306,7 @@ plots.glue_figure("fig-parity", plots.parity(data, computed))
 
 # %%
 differences = features.table_differences()
+report.record("n_table_differences", len(differences))
 print(f"{len(differences)} element properties differ")
 differences.head(15)
 
@@ -234,30 +317,45 @@ print("kept from upstream:", *features.get_table("corrected").notes, sep="\n  ")
 # How many alloys each feature changes for by more than 1 %:
 
 # %%
-features.table_effect(data)
+plots.readable(features.table_effect(data))
 
 # %%
 heavy = ["Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Sn"]
 has_heavy = features.contains_any(data, heavy)
+report.record("n_alloys_affected", int(has_heavy.sum()))
+report.record("affected_share", has_heavy.mean())
+report.record("single_phase_share_affected", data.loc[has_heavy, "label"].mean())
+report.record("single_phase_share_unaffected", data.loc[~has_heavy, "label"].mean())
 print(f"alloys with one of {' '.join(heavy)}: {has_heavy.sum()} ({has_heavy.mean():.1%})")
 print(f"single-phase share with them:    {data.loc[has_heavy, 'label'].mean():.3f}")
 print(f"single-phase share without them: {data.loc[~has_heavy, 'label'].mean():.3f}")
 
 # %% [markdown]
-# The affected alloys are far more often single phase than the rest, so the
-# inflated VEC is correlated with the label: a classifier can learn "high
-# VEC means single phase" from an artefact of the table. The next figure
-# shows how far the corrected VEC moves them.
+# The affected alloys are far more often single phase than the rest
+# ({glue:text}`single_phase_share_affected:.0%` against
+# {glue:text}`single_phase_share_unaffected:.0%`), so the inflated VEC is
+# correlated with the label: a classifier can learn "high VEC means single
+# phase" from an artefact of the table. The next figure shows how far the
+# corrected VEC moves them.
 
 # %%
 corrected = features.featurize(data[list(hea_dvae.ELEMENTS)].to_numpy(), table="corrected")
 paper_values = features.featurize(data[list(hea_dvae.ELEMENTS)].to_numpy(), table="paper")
+vec = hea_dvae.FEATURES.index("vac")
+is_single = data["label"].to_numpy() == 1
+report.record("vec_gap_corrected", corrected[is_single, vec].mean() - corrected[~is_single, vec].mean())
 plots.glue_figure("fig-vec", plots.table_comparison(paper_values, corrected, data["label"], "vac"))
 
 # %% [markdown]
 # ```{glue:figure} fig-vec
-# :name: fig-vec
-# :figwidth: 420px
+# ---
+# name: fig-vec
+# figwidth: 420px
+# alt: >-
+#   Scatter plot of each alloy's VEC under the corrected table against
+#   its VEC under the paper table, by class. Most alloys lie on the
+#   diagonal; a group of mostly single-phase alloys lies far below it.
+# ---
 #
 # VEC under the paper table and the corrected one. Alloys off the diagonal
 # contain one of the nine affected elements.
@@ -281,14 +379,18 @@ duplicates
 groups = duplicates.groupby("group").agg(
     conflict=("labels_conflict", "first"), crosses=("crosses_split", "first")
 )
+report.record("n_duplicate_groups", len(groups))
+report.record("n_duplicate_groups_conflicting", int(groups["conflict"].sum()))
+report.record("n_duplicate_groups_crossing_split", int(groups["crosses"].sum()))
 print(f"groups of equal compositions: {len(groups)}")
 print(f"with conflicting labels: {int(groups['conflict'].sum())}")
 print(f"spread over two parts of the paper split: {int(groups['crosses'].sum())}")
 
 # %% [markdown]
 # One of these formulas writes a zero amount (`Mo0`), which
-# `hea_dvae.composition_vector` refuses. The groups are few and the book
-# keeps them, as the paper did; an alloy seen in training whose twin is in
+# `hea_dvae.composition_vector` refuses. The
+# {glue:text}`n_duplicate_groups:d` groups are few and the book keeps them,
+# as the paper did; an alloy seen in training whose twin is in
 # the test set makes the test score slightly optimistic, and twins with
 # conflicting labels are irreducible error.
 #
@@ -300,30 +402,52 @@ print(f"spread over two parts of the paper split: {int(groups['crosses'].sum())}
 # exactly.
 
 # %%
-split_sizes(split).round(3)
+sizes = split_sizes(split)
+for part in ("labelled", "unlabelled", "validation", "test"):
+    report.record(f"n_{part}", int(sizes.loc[part, "alloys"]))
+report.record("n_training_pool", int(sizes.loc[["labelled", "unlabelled"], "alloys"].sum()))
+plots.readable(sizes.round(3))
 
 # %% [markdown]
-# The ablation over the labelled fraction (a later chapter) keeps the same
-# validation and test alloys and labels only a share of the 1,160-alloy
-# training pool, stratified by class:
+# The ablation over the labelled fraction ({doc}`chapter 3
+# <03_data_efficiency>`) keeps the same validation and test alloys and
+# labels only a share of the {glue:text}`n_training_pool:,d`-alloy training
+# pool, stratified by class. With the `labelled_fraction` and `seed` of the
+# parameters cell:
 
 # %%
 example = hea_dvae.labelled_fraction_split(settings.labelled_fraction, seed=settings.seed)
-split_sizes(example).round(3)
+plots.readable(split_sizes(example).round(3))
 
 # %% [markdown]
 # ## Summary
 #
-# In this chapter we loaded the 1,373 alloys from pinned, checksummed files;
-# saw that the classes are balanced and that single-phase alloys dominate
-# among alloys of five or more elements; reproduced the published features
-# to machine precision; found that the upstream element table inflates the
-# VEC of alloys with 5d elements or Sn, a group that is mostly single phase;
-# listed compositions that appear under two spellings; and reproduced the
-# paper's 864 / 296 / 75 / 138 split.
+# In this chapter we loaded the {glue:text}`n_alloys:,d` alloys from
+# pinned, checksummed files; saw that the classes are balanced, that
+# binaries are mostly single phase and that single-phase alloys are a
+# minority among alloys of five or more elements (a share of
+# {glue:text}`single_phase_rate_5_elements:.2f`,
+# {glue:text}`single_phase_rate_6_elements:.2f` and
+# {glue:text}`single_phase_rate_7_elements:.2f` for five, six and seven);
+# reproduced the published features to machine precision (largest relative
+# difference {glue:text}`featurizer_max_rel_diff:.0e`); found that the
+# upstream element table inflates the VEC of alloys with 5d elements or Sn,
+# a group that is mostly single phase; listed compositions that appear under
+# two spellings; and reproduced the paper's
+# {glue:text}`n_labelled:d` / {glue:text}`n_unlabelled:d` /
+# {glue:text}`n_validation:d` / {glue:text}`n_test:d` split.
 #
 # ## What's next
 #
-# The next chapter trains the disentangled semi-supervised VAE on this split.
+# {doc}`Chapter 2 <02_model>` trains the disentangled semi-supervised VAE on
+# this split. The {doc}`headline results <results>` compare every number
+# the book reproduces with the paper's.
 #
-# Works cited here are listed on the [references](references.md) page.
+# Works cited here are listed on the {doc}`references <references>` page.
+#
+# ---
+#
+# What produced this page (package, data, machine):
+
+# %% tags=["nbval-ignore-output"]
+report.provenance()

@@ -20,12 +20,17 @@
 # split and measures it honestly:
 #
 # 1. the generative story and the inference model;
-# 2. one training run, its curves and its ROC curves;
-# 3. test accuracy, ROC AUC, Brier score and reconstruction error as
-#    mean ± standard deviation over several seeds;
+# 2. the training recipe, chosen on the validation alloys: what was tried;
+# 3. our models on the test alloys, with bootstrap intervals, against the
+#    targets we set ourselves;
 # 4. the authors' released model on the same split;
-# 5. supervised baselines on the same features;
-# 6. reconstructed test alloys beside the true ones.
+# 5. supervised baselines on the same features, compared pair by pair on the
+#    same alloys;
+# 6. cross-validation over all 1,373 alloys, also on alloy systems the models
+#    have never seen, and the element table that generalises better;
+# 7. calibration: do the probabilities mean what they say? The predictor the
+#    command line uses;
+# 8. reconstructed test alloys beside the true ones.
 #
 # ## Prerequisites
 #
@@ -34,36 +39,60 @@
 # | {doc}`Chapter 1 <01_data>`: the data and the paper split | necessary |
 # | Variational autoencoders {cite:p}`kingma2013vae` | helpful |
 # | Semi-supervised VAEs, the "M2" model {cite:p}`kingma2014semi` | helpful |
+# | Bootstrap intervals {cite:p}`efron1993bootstrap` | helpful |
 #
-# Time to read: 20 minutes; to run: about three minutes on a laptop CPU.
+# Time to read: 30 minutes; to run: about five minutes on a laptop CPU with
+# an empty model cache, seconds with a filled one.
+#
+# :::{admonition} Run this chapter yourself
+# :class: tip
+# The download button at the top of the page gives this chapter as a
+# notebook (`.ipynb`). It needs the `hea_dvae` package and the data: see
+# {ref}`get-the-code` for the two install commands. The `parameters` cell
+# below holds everything you can change. From a checkout,
+# `make book PARAMS="-p seeds 3"` reruns every chapter and rebuilds the book;
+# `.venv/bin/python scripts/execute_chapters.py -p seeds 3 book/02_model.py`
+# reruns this chapter alone, and
+# `papermill 02_model.ipynb out.ipynb -p seeds 3` works on the downloaded
+# notebook. Trained models are cached (`HEA_DVAE_CACHE_DIR`): a rerun with
+# the same parameters trains nothing.
+# :::
 
 # %% tags=["parameters"]
-seeds = 5  # number of training runs (seeds 0, 1, ...) for mean ± std
-epochs = 2000  # maximum epochs per run (full-batch Adam steps)
-patience = 400  # stop after this many epochs without a better validation score
-learning_rate = 0.01  # Adam learning rate
+seeds = 5  # number of training runs (seeds 0, 1, ...) for mean ± std and the ensemble
+table = "paper"  # element table of the features: "paper" (the paper's) or "corrected"
+epochs = 800  # epochs per run (passes over the 1,160 training alloys)
+batch_size = 128  # alloys per Adam step
+learning_rate = 0.003  # peak Adam learning rate (cosine decay to 0)
 alpha = 10.0  # weight of the classification loss on labelled alloys
 z_dim = 2  # dimension of the latent space
-select = "auc"  # model selection on validation: "auc" or "loss"
-table = "paper"  # element table of the features: "paper" or "corrected"
+recipe_seeds = 2  # seeds per recipe in the table of recipes tried (0 skips it)
+cv_folds = 5  # folds of the cross-validation over all alloys (0 skips section 6)
+cv_repeats = 1  # repeats of the cross-validation (differently shuffled folds)
+cv_epochs = 300  # epochs of each SSVAE in the cross-validation (its classifier is what is compared)
+n_bootstrap = 2000  # bootstrap resamples of the test alloys for every interval
 n_examples = 6  # reconstructed test alloys shown
 
 # %%
+from dataclasses import replace
+
+import numpy as np
 import pandas as pd
+from myst_nb import glue
 
 import hea_dvae
-from hea_dvae import baselines, metrics, plots
-from hea_dvae.data import split_with_table
+from hea_dvae import baselines, evaluation, metrics, plots, report, zoo
+from hea_dvae.data import as_arrays, split_with_table
 from hea_dvae.model import SSVAEConfig, load_released_model
-from hea_dvae.train import TrainConfig, fit_seeds
+from hea_dvae.train import TrainConfig
 
 settings = TrainConfig(
     model=SSVAEConfig(z_dim=z_dim, alpha=alpha, table=table),
     lr=learning_rate,
     epochs=epochs,
-    patience=patience,
-    select=select,
+    batch_size=batch_size,
 )
+report.chapter("02_model")
 plots.use_style()
 pd.set_option("display.precision", 3)
 settings
@@ -77,14 +106,18 @@ settings
 # vector independently and composes an alloy from them:
 #
 # $$
-# p(z) = \mathcal N(0, I), \qquad p(y) = \mathrm{Bernoulli}(\pi), \qquad
+# p(z) = \mathcal N(0, I), \qquad p(y) = \mathrm{Bernoulli}(\pi),
+# $$
+#
+# $$
 # p(x \mid y, z) = \mathrm{Multinomial}\big(N x \mid N,
 #   \mathrm{softmax}(f_\theta(z, y))\big),
 # $$
 #
 # with $N = 100$: the composition in at.% is the observation. Because $y$
 # and $z$ are independent a priori, $z$ is pushed to encode what varies
-# among alloys *of the same class*: the label is disentangled from the rest.
+# among alloys *of the same class*: the label is disentangled from the rest
+# ({doc}`Chapter 4 <04_latent_space>` measures how far that holds).
 #
 # The inference model has a classifier on the features and a Gaussian
 # encoder of the composition and label:
@@ -109,19 +142,77 @@ split = split_with_table(paper, settings.model.table)
 hea_dvae.model.SSVAE(settings.model)
 
 # %% [markdown]
-# ## 2. Training
+# ## 2. Training, and the recipe
 #
 # `hea_dvae.train.fit` trains on the 864 labelled and 296 unlabelled alloys
-# together with full-batch Adam: with about a thousand alloys one step on
-# all of them costs a few milliseconds. After every epoch it scores the
-# validation alloys, keeps the best weights and stops when the score has
-# not improved for `patience` epochs. The test alloys are never seen.
+# together. The authors trained for 20,000 epochs of 32-alloy mini-batches
+# (about 5.5 hours); we want a run in seconds on a laptop CPU and a decoder
+# as sharp as theirs, so the recipe was chosen by trying alternatives and
+# reading **only the validation alloys**. The test alloys are never seen
+# while training or choosing. The table below trains each recipe tried (with
+# `recipe_seeds` seeds) and scores it on the validation alloys:
+#
+# - *full batch*: one Adam step on all alloys per epoch, constant learning
+#   rate 0.01, compositions given to the encoder as fractions, standard
+#   initialisation (this project's first recipe);
+# - *mini-batch*: 128 alloys per step, constant learning rate 3e-3;
+# - *+ cosine*: the learning rate decays to 0 over the 800 epochs;
+# - *+ at.%, narrow posteriors*: the encoder reads at.% (as the authors'
+#   model did) and its posterior standard deviations start near 0.05 instead
+#   of 1 (the released model's are about 0.03 after hours of training);
+# - *+ decoder ×3* (our default): the decoder's learning rate is three times
+#   the rest's.
+#
+# Every recipe keeps two snapshots, chosen on validation: the classifier's
+# weights from the evaluation with the best ROC AUC, the encoder's and
+# decoder's from the one with the lowest reconstruction error.
 
 # %%
-models, histories = fit_seeds(split, settings, seeds=range(seeds))
+default = settings
+recipes = {
+    "full batch": replace(default, batch_size=None, lr=0.01, lr_schedule="constant", epochs=2000,
+                          patience=400, decoder_lr_scale=1.0, log_scale_init=None,
+                          model=replace(default.model, encoder_input_scale=1.0)),
+    "mini-batch": replace(default, lr_schedule="constant", decoder_lr_scale=1.0, log_scale_init=None,
+                          model=replace(default.model, encoder_input_scale=1.0)),
+    "+ cosine": replace(default, decoder_lr_scale=1.0, log_scale_init=None,
+                        model=replace(default.model, encoder_input_scale=1.0)),
+    "+ at.%, narrow posteriors": replace(default, decoder_lr_scale=1.0),
+    "+ decoder ×3 (default)": default,
+}
+recipe_table = None
+if recipe_seeds:
+    recipe_scores = evaluation.compare_recipes(split, recipes, seeds=range(recipe_seeds))
+    recipe_table = recipe_scores.groupby("recipe", sort=False)[
+        ["auc", "accuracy", "element_set_recovered", "mae_all", "mae_present", "seconds"]
+    ].mean()
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(recipe_table.round(3)) if recipe_table is not None else "recipe table skipped (recipe_seeds = 0)"
+
+# %% [markdown]
+# The table is a mean over `recipe_seeds` seeds of 75 validation alloys,
+# so differences of a few hundredths in AUC are noise, and so are most
+# differences in reconstruction. The default was chosen, on validation, for
+# its share of element sets recovered, the measure latent-space design needs
+# (a decoded alloy should have the right elements, not a trace of twenty),
+# while keeping the AUC; the full-batch recipe reaches a similar error per
+# element but recovers fewer element sets and needs 2,000 epochs. The
+# `seconds` column is wall time with two runs sharing the two cores
+# (`make bench` times one run alone). Now the default recipe, once per seed
+# (trained models come from the model cache, `hea_dvae.zoo`, so each is
+# trained once per machine):
+
+# %%
+models, histories = zoo.fit_seeds(split, settings, seeds=range(seeds))
 first = min(models)
-summary_epochs = pd.Series({s: h.attrs["best_epoch"] for s, h in histories.items()}, name="selected epoch")
-summary_epochs.to_frame().T
+selected = pd.DataFrame(
+    {s: {"classifier": h.attrs["best_epoch"], "encoder and decoder": h.attrs["best_vae_epoch"]}
+     for s, h in histories.items()}
+)
+
+# %% tags=["nbval-ignore-output"]
+selected.rename_axis("selected epoch")
 
 # %%
 plots.glue_figure("fig-training", plots.training_curves(histories[first]))
@@ -129,63 +220,144 @@ plots.glue_figure("fig-training", plots.training_curves(histories[first]))
 # %% [markdown]
 # ```{glue:figure} fig-training
 # :name: fig-training
+# :alt: Two panels against epoch for seed 0. Left, the training loss per alloy and its parts and the validation loss on a symmetric-log axis. Right, the validation ROC AUC, with a dotted line at the epoch whose classifier weights were kept.
 #
-# Training of the first seed: the loss per alloy and its parts (left;
-# symmetric-log scale) and the validation ROC AUC (right). The dotted line
-# marks the epoch whose weights were kept.
+# Training of seed 0: the loss per alloy and its parts (left; symmetric-log
+# scale) and the validation ROC AUC (right). The dotted line marks the
+# epoch whose classifier weights were kept.
 # ```
 #
-# ## 3. How well it classifies and reconstructs
+# ## 3. Our models on the test alloys
 #
-# ROC curves of the first seed on the labelled training alloys, the
-# validation alloys and the test alloys:
-
-# %%
-curves = {
-    name: (split[name]["label"], models[first].predict_proba(split[name]))
-    for name in ("labelled", "validation", "test")
-}
-plots.glue_figure("fig-roc", plots.roc_curves(curves))
-
-# %% [markdown]
-# ```{glue:figure} fig-roc
-# :name: fig-roc
-# :figwidth: 420px
-#
-# ROC curves of $q(y\mid e)$ for the first seed.
-# ```
-#
-# Over all seeds, on the test set. Reconstruction encodes each alloy with
-# its true label to the mean of $q(z|x,y)$ and decodes it with the same
-# label; the error is the mean absolute difference in at.% over all 30
-# elements, and over the elements present in the true alloy.
+# Reconstruction encodes each alloy with its true label to the mean of
+# $q(z|x,y)$ and decodes it with the same label; the error is the mean
+# absolute difference in at.% over all 30 elements, and over the elements
+# present in the true alloy. An element set is recovered when the decoded
+# alloy has exactly the true alloy's elements at 1 at.% or more.
 
 # %%
 scores = pd.DataFrame(
     [{"seed": seed, **metrics.evaluate(model, split["test"])} for seed, model in models.items()]
 ).set_index("seed")
-scores.round(3)
-
-# %%
 ours = metrics.summarize(scores)
-ours[["mean ± std"]]
+for name in ("auc", "accuracy", "brier", "element_set_recovered", "mae_all", "mae_present"):
+    report.record(f"test_{name}_mean" if name in ("auc", "accuracy", "brier") else f"{name}_mean",
+                  ours.loc[name, "mean"], kind="trained", spread=ours.loc[name, "std"], n=seeds)
+report.record("test_auc_std", ours.loc["auc", "std"], kind="trained",
+              tolerance=0.02, basis="seed spread of a 5-seed standard deviation: "
+              "its own sampling error is about std/sqrt(8), measured 0.010-0.015")
 
 # %% [markdown]
+# :::{dropdown} Every seed's test scores
+# ```{glue:figure} table-seed-scores
+# ```
+# :::
+
+# %% tags=["nbval-ignore-output"]
+glue("table-seed-scores", plots.readable(scores.round(3)), display=False)
+plots.readable(ours[["mean ± std"]])
+
+# %% [markdown]
+# One test set of 138 alloys gives a wide interval on every metric. The
+# predictions of the five seeds averaged (the ensemble, `hea_dvae.zoo.Ensemble`)
+# make one model whose test metrics get a 95 % bootstrap interval
+# ({cite:t}`efron1993bootstrap`; alloys resampled within each class,
+# `n_bootstrap` times):
+
+# %%
+ensemble = zoo.Ensemble([models[s] for s in sorted(models)], name="ours (ensemble)")
+test_x, test_e, test_y = as_arrays(split["test"])
+released = load_released_model()
+released_test_e = as_arrays(paper["test"])[1]
+predictions = {"ours (ensemble)": ensemble.predict_proba(test_e),
+               "ours (seed 0)": models[first].predict_proba(test_e),
+               "released (authors)": released.predict_proba(released_test_e)}
+intervals = metrics.interval_table(test_y, predictions, n_boot=n_bootstrap)
+report.record("ensemble_test_auc", intervals.loc["ours (ensemble)", "auc"], kind="trained",
+              tolerance=0.03, basis="the ensemble AUC moves less than one seed's (spread 0.010-0.015 "
+              "over seeds); 0.03 is twice the seed spread")
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(intervals)
+
+# %% [markdown]
+# Where each target of this project stands (mean of the seeds on the test
+# alloys; the targets were set before choosing the recipe: an AUC at least
+# the released model's, a decoder sharp enough to design with, a run in
+# seconds):
+
+# %%
+targets = {  # metric: (direction, target)
+    "auc": (">=", 0.915),
+    "element_set_recovered": (">=", 0.30),
+    "mae_all": ("<=", 2.2),
+    "mae_present": ("<=", 12.0),
+}
+seconds = pd.Series({s: h["seconds"].iloc[-1] for s, h in histories.items()})
+standing = pd.DataFrame(
+    {name: {"target": f"{sign} {goal}", "ours (mean)": ours.loc[name, "mean"],
+            "released": metrics.evaluate(released, paper["test"])[name],
+            "met": bool(ours.loc[name, "mean"] >= goal if sign == ">=" else ours.loc[name, "mean"] <= goal)}
+     for name, (sign, goal) in targets.items()}
+).T
+
+# %% tags=["nbval-ignore-output"]
+print(f"one training run: {seconds.mean():.0f} s here, two runs sharing the two cores "
+      "(target <= 30 s for one run alone: see make bench)")
+plots.readable(standing)
+
+# %% [markdown]
+# :::{admonition} Where the targets stand
+# :class: note
+# The classifier's AUC (mean {glue:text}`test_auc_mean:.3f` over the seeds,
+# ensemble {glue:text}`ensemble_test_auc:.3f`) and the reconstruction over
+# all 30 elements land near the released model's
+# ({glue:text}`released_test_auc:.3f`; the difference is well inside the
+# test set's interval, section 5), from a run of seconds instead of hours. The
+# reconstruction over the elements present and the share of element sets
+# recovered stay short of the targets: a two-dimensional latent space holds
+# the well-sampled families (Cantor-type alloys, refractory alloys), but a
+# test binary of rarely seen elements lands between training alloys and
+# decodes to a blend of their elements. The recipes tried above (mini-batches,
+# the schedule, the input scale, narrow initial posteriors, a faster decoder)
+# each moved the reconstruction on validation; none reached the targets, and
+# training ten times longer moved them only a little further (not shown;
+# `epochs` is a parameter). The released model, trained for hours and with
+# steps on the validation alloys, misses the same two targets: it recovers
+# more element sets
+# ({glue:text}`released_element_set_recovered:.3f` against our
+# {glue:text}`element_set_recovered_mean:.3f`), but its error over the
+# elements present ({glue:text}`released_mae_present:.1f` at.%) is no
+# smaller than ours ({glue:text}`mae_present_mean:.1f` at.%).
+# :::
+#
 # ## 4. The authors' released model on the same split
 #
 # The authors published the weights of their best model. Loaded into the
-# same class, it is evaluated on the same test alloys. It saw raw
+# same class, it is evaluated on the same alloys. It saw raw
 # (unstandardised) features and compositions in at.%, which the loader
 # accounts for. Its features are those of the paper table.
 
 # %%
-released = load_released_model()
 released_scores = pd.DataFrame(
     {part: metrics.evaluate(released, paper[part]) for part in ("validation", "test")}
 ).T
-released_scores.round(3)
+for name in ("auc", "accuracy", "brier"):
+    report.record(f"released_test_{name}", released_scores.loc["test", name], kind="trained",
+                  tolerance=1e-4, basis="released weights; float32 kernels differ in the last bits")
+for name in ("element_set_recovered", "mae_all", "mae_present"):
+    report.record(f"released_{name}", released_scores.loc["test", name], kind="trained",
+                  tolerance=1e-3, basis="released weights; float32 kernels differ in the last bits")
+plots.readable(released_scores.round(3))
 
 # %% [markdown]
+# The paper reports a test accuracy of 0.877 and an AUC of about 0.89; the
+# released model gives exactly that accuracy on this split. But it was
+# picked by its test accuracy, and its training took gradient steps on the
+# validation alloys (the authors' `evaluate_model` calls the optimiser):
+# its test numbers are an optimistic single draw, and its validation numbers
+# above are not a fair measure at all.
+#
 # ## 5. Baselines on the same features
 #
 # How much of the accuracy comes from the eight features alone? Each
@@ -195,74 +367,174 @@ released_scores.round(3)
 # same validation-based early stopping).
 
 # %%
-baseline_scores = pd.concat(
-    [baselines.run_baselines(split, seed=seed).assign(seed=seed) for seed in models]
-)
-baseline_table = baseline_scores.groupby("baseline")[["accuracy", "auc", "brier"]].agg(["mean", "std"])
-baseline_table.round(3)
+baseline_predictions = baselines.baseline_predictions(split, seeds=range(seeds))
+comparison = metrics.interval_table(test_y, predictions | baseline_predictions, n_boot=n_bootstrap)
+paired = metrics.paired_table(test_y, "ours (ensemble)", predictions | baseline_predictions,
+                              n_boot=n_bootstrap)
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(comparison)
 
 # %% [markdown]
-# All together, on the 138 test alloys (mean ± std over seeds where a
-# method has any randomness):
+# Each model's test AUC minus our ensemble's, paired on the same resampled
+# alloys (a difference whose interval excludes 0 is one the test set can
+# tell):
 
-# %%
-comparison = metrics.comparison_table(
-    {"SSVAE (ours)": scores, "released SSVAE (authors)": released_scores.loc[["test"]]}
-    | {name: frame for name, frame in baseline_scores.groupby("baseline")},
-    columns=["accuracy", "auc", "brier", "mae_all", "mae_present"],
-)
-comparison
-
-# %%
-ours_auc = scores["auc"]
-reference = {
-    "released SSVAE": released_scores.loc["test", "auc"],
-    "gradient boosting": baseline_table.loc["gradient_boosting", ("auc", "mean")],
-    "random forest": baseline_table.loc["random_forest", ("auc", "mean")],
-    "classifier head alone": baseline_table.loc["classifier_head", ("auc", "mean")],
-}
-print(f"our test AUC: {ours_auc.mean():.3f} ± {ours_auc.std():.3f} over {len(ours_auc)} seeds")
-for name, value in reference.items():
-    print(f"  {name:22s} {value:.3f}  (ours minus it: {ours_auc.mean() - value:+.3f})")
+# %% tags=["nbval-ignore-output"]
+plots.readable(paired)
 
 # %% [markdown]
-# :::{admonition} Where our numbers stand
-# :class: note
-# The paper reports a test accuracy of 0.877 and a test AUC of about 0.89.
-# The authors' released model reproduces that accuracy on this split, with
-# an AUC of 0.915, but it was picked by its test accuracy, and its training
-# took gradient steps on the validation set: its numbers are an optimistic
-# single draw. Our models are selected on validation alone, trained for
-# seconds rather than hours, and reported as mean ± std over seeds, which
-# is what a new user should expect. With the default parameters they
-# classify and reconstruct worse than the released model (the differences
-# are printed above): part of that gap is the released model's selection
-# on test, part is training time, and we do not close it by looking at the
-# test set.
+# ## 6. Cross-validation over all alloys, and on unseen alloy systems
 #
-# The baselines put all of this in proportion: on these eight features a
-# random forest or gradient boosting fitted to the labelled alloys alone
-# reaches a higher test AUC than either SSVAE, and the model's own
-# classifier network does as well without the unlabelled alloys. The
-# semi-supervised VAE does not buy classification accuracy here; what it
-# adds is a latent space and a decoder, which the later chapters use for
-# design.
+# One test set of 138 alloys cannot separate models a few hundredths apart.
+# Cross-validation over all 1,373 alloys tests every alloy once
+# (stratified folds; duplicate compositions kept in the same fold). Two
+# schemes:
+#
+# - *random* folds: new alloys of systems seen in training;
+# - *grouped* folds: no element set (the set of elements present) appears in
+#   both training and test folds, so every test alloy belongs to an alloy
+#   system the models have never seen. This is what a user screening new
+#   systems gets.
+#
+# In each fold a tenth of the training alloys is held out for early
+# stopping and a quarter of the rest is given to the SSVAE without labels
+# (the paper's proportion); the baselines see only the labelled ones. Both
+# element tables are compared on the grouped folds. The SSVAE here trains
+# for `cv_epochs` epochs: this section compares classifiers, which are
+# chosen well before the decoder finishes.
+
+# %%
+cv_results = cv_auc = None
+if cv_folds:
+    cv_config = replace(settings, epochs=cv_epochs)
+    cv_results = pd.concat([
+        evaluation.cross_validate(schemes=("random", "grouped"), tables=("paper",), n_folds=cv_folds,
+                                  n_repeats=cv_repeats, train_config=cv_config, unlabelled_share=0.25,
+                                  n_jobs=2),
+        evaluation.cross_validate(schemes=("grouped",), tables=("corrected",), n_folds=cv_folds,
+                                  n_repeats=cv_repeats, unlabelled_share=0.25, n_jobs=2,
+                                  train_config=TrainConfig.with_table("corrected", epochs=cv_epochs)),
+    ])
+    cv_summary = evaluation.summarize_cv(cv_results)
+    cv_auc = cv_summary.xs("auc", level="metric")["mean ± std"].unstack("model")
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(cv_auc) if cv_folds else "cross-validation skipped (cv_folds = 0)"
+
+# %%
+if cv_folds:
+    plots.glue_figure("fig-cv", plots.cv_comparison(cv_results, metric="auc"))
+
+# %% [markdown]
+# ```{glue:figure} fig-cv
+# :name: fig-cv
+# :alt: Test ROC AUC of each model in cross-validation, one point per fold, for random folds and grouped folds with the paper table, and grouped folds with the corrected table.
+#
+# ROC AUC per fold of cross-validation over all alloys. Grouped folds hold
+# whole alloy systems out of training.
+# ```
+#
+# Paired across the same folds (mean difference of AUC with a 95 % interval
+# corrected for the overlap of training sets, {cite:t}`nadeau2003inference`):
+# the SSVAE against the random forest and against its own classifier network
+# trained alone, and the corrected element table against the paper's:
+
+# %%
+versus = tables = None
+if cv_folds:
+    versus = pd.concat({
+        "SSVAE − random forest": evaluation.compare_models(cv_results, "ssvae", "random_forest"),
+        "SSVAE − classifier network alone": evaluation.compare_models(cv_results, "ssvae", "classifier_head"),
+    }, names=["comparison"])
+    tables = evaluation.compare_models(cv_results, "corrected", "paper", between="table")
+    gain = tables.loc[("grouped", "ssvae"), "mean_difference"]
+    report.record("cv_grouped_table_gain_ssvae", gain, kind="trained", tolerance=0.03,
+                  basis="fold-to-fold spread of the paired AUC difference (0.02-0.04 over 5 folds)")
+report.record("default_table", zoo.DEFAULT_TABLE)
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(versus) if cv_folds else None
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(tables) if cv_folds else None
+
+# %% [markdown]
+# :::{admonition} Which element table for users
+# :class: note
+# On alloy systems held out of training, the SSVAE with the corrected
+# element table scores a ROC AUC {glue:text}`cv_grouped_table_gain_ssvae:+.3f`
+# away from the one with the paper's table (mean over the grouped folds).
+# The difference is within the folds' noise, but it never favours the
+# wrong table clearly, and the corrected table's VEC is physically right
+# (the paper table gives TiZrNbHfTa a VEC of 10 instead of 4.4). So the
+# predictor of `hea-dvae predict` and `hea-dvae design` uses the
+# **{glue:text}`default_table` table**; the book keeps the paper's table
+# wherever it reproduces the paper.
 # :::
 #
-# ## 6. Reconstructed test alloys
+# ## 7. Calibration, and the predictor users design with
 #
-# A few test alloys, encoded and decoded with their true label by the first
-# seed's model:
+# A probability of 0.9 should come true nine times in ten. The reliability
+# diagram bins the test alloys by predicted probability and compares each
+# bin's mean prediction with its share of single-phase alloys; the expected
+# calibration error (ECE) is the average gap, weighted by bin size, and the
+# Brier score the mean squared error of the probability.
+
+# %%
+plots.glue_figure("fig-reliability", plots.reliability_diagram(
+    {name: (test_y, p) for name, p in predictions.items() if name != "ours (seed 0)"}))
+
+# %% [markdown]
+# ```{glue:figure} fig-reliability
+# :name: fig-reliability
+# :alt: Reliability diagram of our ensemble and of the released model on the test alloys: observed single-phase share against mean predicted probability per bin, with the diagonal of perfect calibration.
+#
+# Reliability on the 138 test alloys: points on the diagonal are calibrated.
+# ```
+#
+# Temperature scaling divides every member's logit by one number $T$ fitted
+# on the validation alloys. Whether it helps is decided on the validation
+# alloys too, by cross-validation within them (fit $T$ on four fifths,
+# measure the log-loss on the fifth left out):
+
+# %%
+default_split = split_with_table(paper, zoo.DEFAULT_TABLE)
+predictor, calibration = zoo.seed_ensemble(default_split, TrainConfig.with_table(zoo.DEFAULT_TABLE),
+                                          range(seeds))
+default_test_e = as_arrays(default_split["test"])[1]
+calibrated = {"predictor (corrected table)": predictor.predict_proba(default_test_e),
+              "same, without temperature": zoo.Ensemble(predictor.members).predict_proba(default_test_e)}
+report.record("predictor_temperature_fitted", calibration["temperature"], kind="trained", tolerance=0.6,
+              basis="T fitted on 75 validation alloys; other members (another CPU) move it by a few "
+              "tenths. Whether it is used is a close call and not checked")
+
+# %% tags=["nbval-ignore-output"]
+print({k: round(v, 3) if isinstance(v, float) else v for k, v in calibration.items()})
+plots.readable(metrics.interval_table(test_y, calibrated, n_boot=n_bootstrap))
+
+# %% [markdown]
+# `hea-dvae predict` reports this predictor's probability (the mean of its
+# members, after the temperature when it was used) and the spread of the
+# members, a first measure of how much the seeds disagree.
+#
+# ## 8. Reconstructed test alloys
+#
+# A few test alloys, encoded and decoded with their true label by seed 0's
+# model:
 
 # %%
 examples = split["test"].head(n_examples)
 reconstructed = metrics.reconstruct(models[first], examples[list(hea_dvae.ELEMENTS)], examples["label"])
-pd.DataFrame(
+reconstruction_table = pd.DataFrame(
     {
         "true": examples["formula"].to_numpy(),
         "reconstructed (at.%)": [hea_dvae.features.formula_from_vector(r, digits=0) for r in reconstructed],
     }
 )
+
+# %% tags=["nbval-ignore-output"]
+reconstruction_table
 
 # %%
 fig = plots.composition_bars(
@@ -273,26 +545,40 @@ plots.glue_figure("fig-reconstruction", fig)
 # %% [markdown]
 # ```{glue:figure} fig-reconstruction
 # :name: fig-reconstruction
+# :alt: Bar charts, one per test alloy, of the true and the reconstructed at.% of its largest elements.
 #
-# True (grey) and reconstructed (blue) compositions of test alloys, largest
-# elements first. A two-dimensional latent space cannot store every
-# composition. For alloys of the well-sampled Cantor family the main
-# elements come back in about the right amounts; for binaries of rarer
-# elements the decoder returns a diffuse mixture, which is why the error
-# over the elements present is far larger than over all 30.
+# True (grey) and reconstructed (blue) compositions of test alloys by seed
+# 0's model, largest elements first. For alloys of the well-sampled Cantor
+# family the main elements come back in about the right amounts; for
+# binaries of rarer elements the decoder returns a mixture of neighbours,
+# which is why the error over the elements present is far larger than over
+# all 30.
 # ```
 #
 # ## Summary
 #
-# In this chapter we wrote down the generative and inference models,
-# trained the semi-supervised VAE in seconds on a CPU, and measured it on the
-# test set over several seeds; loaded the authors' released weights and
-# reproduced their test accuracy on the same split; compared both with
-# supervised baselines on the same features; and looked at reconstructions.
+# In this chapter we wrote down the generative and inference models, chose
+# a training recipe on the validation alloys that trains in seconds, and
+# measured the models on the test set over several seeds with bootstrap
+# intervals; loaded the authors' released weights and reproduced their test
+# accuracy on the same split; compared both with supervised baselines, pair
+# by pair and in cross-validation, also on unseen alloy systems; checked the
+# calibration; and chose the element table of the predictor users design
+# with.
 #
 # ## What's next
 #
-# Later chapters vary the labelled fraction, read the latent space, explain
-# the classifier and design new alloys with these models.
+# {doc}`Chapter 3 <03_data_efficiency>` varies the number of labelled
+# alloys and tests the expert-informed prior;
+# {doc}`Chapter 4 <04_latent_space>` reads the latent space;
+# {doc}`Chapter 5 <05_interpretation>` explains the classifier; and
+# {doc}`Chapter 6 <06_design>` designs new alloys with these models.
 #
 # Works cited here are listed on the [references](references.md) page.
+#
+# ---
+#
+# What produced this page (package, data, models, machine):
+
+# %% tags=["nbval-ignore-output"]
+report.provenance(models=[*models.values(), released, *predictor.members])

@@ -8,7 +8,8 @@ Usage::
 
     python scripts/execute_chapters.py [-p NAME VALUE ...] book/01_data.py ...
 
-``-p NAME VALUE`` overrides a parameter in every chapter that declares it
+``--output-dir DIR`` writes the notebooks to DIR (the committed ones stay as
+they are). ``-p NAME VALUE`` overrides a parameter in every chapter that declares it
 (values are parsed as YAML: ``-p n_seeds 2``, ``-p quick true``).
 """
 
@@ -26,7 +27,7 @@ import papermill
 import yaml
 
 
-def execute(chapter: Path, parameters: dict) -> Path:
+def execute(chapter: Path, parameters: dict, output_dir: Path | None = None) -> Path:
     notebook = jupytext.read(chapter)
     notebook.metadata["kernelspec"] = {
         "name": "python3",
@@ -36,6 +37,9 @@ def execute(chapter: Path, parameters: dict) -> Path:
     declared = _declared_parameters(notebook)
     relevant = {k: v for k, v in parameters.items() if k in declared}
     target = chapter.with_suffix(".ipynb")
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        target = output_dir / target.name
     with tempfile.TemporaryDirectory(dir=chapter.parent) as scratch:
         source = Path(scratch) / "source.ipynb"
         output = Path(scratch) / target.name
@@ -89,6 +93,10 @@ def main(argv=None) -> int:
     parser.add_argument(
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
     )
+    parser.add_argument(
+        "--output-dir", type=Path, default=None,
+        help="write the executed notebooks here instead of beside the chapters",
+    )
     args = parser.parse_args(argv)
     # The kernel inherits this: no progress bars (and their timings) in outputs.
     os.environ["HEA_DVAE_PROGRESS"] = "0"
@@ -100,7 +108,7 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         print(f"executing {chapter} ...", flush=True)
         try:
-            target = execute(chapter, parameters)
+            target = execute(chapter, parameters, args.output_dir)
         except papermill.PapermillExecutionError as error:
             print(f"\n{chapter} failed in cell {error.exec_count}:\n{error.ename}: {error.evalue}",
                   file=sys.stderr)

@@ -470,3 +470,24 @@ def test_unreadable_constraints_file_is_bad_input(tmp_path, capsys):
     folder.mkdir()  # a folder where a file is expected
     assert main(["design", "screen", "--constraints", str(folder), "--model", "released"]) == 2
     assert "design.yaml" in capsys.readouterr().err
+
+
+@pytest.mark.needs_data
+def test_train_records_the_prior_and_the_table(tmp_path, capsys):
+    out = tmp_path / "expert"
+    assert main(["train", "--out", str(out), "--epochs", "2", "--prior", "expert", "--table", "corrected",
+                 "--quiet"]) == 0
+    description = checkpoint.read_config(out)
+    assert description["extra"]["prior"]["kind"] == "expert"
+    assert description["model"]["table"] == "corrected"
+    out = tmp_path / "constant"
+    assert main(["train", "--out", str(out), "--epochs", "2", "--prior", "0.6", "--quiet"]) == 0
+    assert checkpoint.read_config(out)["extra"]["prior"] == {"kind": "constant", "r": 0.6}
+
+
+@pytest.mark.parametrize("prior", ["1.5", "optimistic"])
+def test_train_refuses_a_nonsense_prior(tmp_path, capsys, prior):
+    out = tmp_path / "never"
+    assert main(["train", "--out", str(out), "--epochs", "2", "--prior", prior, "--quiet"]) == 2
+    assert "prior" in capsys.readouterr().err
+    assert not out.exists()

@@ -36,13 +36,23 @@ def _train_config(args: argparse.Namespace):
     model = SSVAEConfig(
         z_dim=args.z_dim if args.z_dim is not None else model_defaults.z_dim,
         alpha=args.alpha if args.alpha is not None else model_defaults.alpha,
+        table=args.table,
     )
     return TrainConfig(
         model=model,
         lr=args.lr if args.lr is not None else defaults.lr,
         epochs=args.epochs if args.epochs is not None else defaults.epochs,
         patience=args.patience if args.patience is not None else defaults.patience,
+        prior=_prior_value(args.prior),
     )
+
+
+def _prior_value(text: str):
+    """``--prior``: a name (flat, expert, expert-literature) or a constant p(y=1) such as 0.6."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def train_on_paper_split(config=None, seed: int = DEFAULT_SEED, progress: bool | None = None):
@@ -51,6 +61,10 @@ def train_on_paper_split(config=None, seed: int = DEFAULT_SEED, progress: bool |
     from .train import fit
 
     split = paper_split()
+    if config is not None and config.model.table != "paper":
+        from .data import split_with_table
+
+        split = split_with_table(split, config.model.table)
     model, history = fit(
         split["labelled"], split["unlabelled"], split["validation"],
         config=config, seed=seed, progress=progress,
@@ -423,6 +437,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="Adam learning rate")
     train.add_argument("--alpha", type=float, help="weight of the supervised classification loss")
     train.add_argument("--z-dim", type=int, help="latent dimension")
+    train.add_argument("--table", choices=("paper", "corrected"), default="paper",
+                       help="element table of the features (default: paper)")
+    train.add_argument("--prior", default="flat",
+                       help="p(y=1) of the unlabelled alloys: 'flat' (0.5, the paper's), 'expert' "
+                       "(the empirical rules, fitted on the labelled alloys; see hea_dvae.priors), "
+                       "'expert-literature', or a number in (0, 1) (default: flat)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_cmd_train)
 

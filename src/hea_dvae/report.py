@@ -105,7 +105,10 @@ def record(
     basis: str | None = None,
     glue: bool = True,
 ):
-    """Record one key number of the current chapter and return it.
+    """Record one key number of the current chapter.
+
+    Returns nothing, so that a cell ending in ``record(...)`` prints nothing:
+    a printed trained number would be compared text for text by nbval.
 
     Parameters
     ----------
@@ -148,7 +151,6 @@ def record(
     _write()
     if glue:
         _glue(key, plain)
-    return value
 
 
 def _glue(key: str, value) -> None:

@@ -201,7 +201,7 @@ def fit_seeds(
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
     parts = (split["labelled"], split.get("unlabelled"), split["validation"])
-    missing = [s for s in seeds if not _is_cached(*parts, train_config, s)]
+    missing = [s for s in seeds if not is_cached(*parts, train_config, s)]
     workers = min(workers or os.cpu_count() or 1, len(missing)) if missing else 0
     bar = tqdm(total=len(missing), desc="training models", unit="model",
                disable=not config.show_progress(progress) or not missing)
@@ -221,7 +221,7 @@ def fit_seeds(
     return models, histories
 
 
-def _is_cached(labelled, unlabelled, validation, train_config, seed) -> bool:
+def is_cached(labelled, unlabelled, validation, train_config, seed) -> bool:
     key = model_key(labelled, unlabelled, validation, train_config, seed)
     entry = models_dir() / key_digest(key)[:24]
     try:

@@ -1,0 +1,490 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. Data efficiency: fewer labels, unlabelled alloys and an expert prior
+#
+# ## Overview
+#
+# The paper's central claim is that a semi-supervised VAE, which also reads
+# alloys whose phase is unknown, classifies better than a supervised network
+# when labels are scarce. Its evidence is Table 2: one run per row, test
+# accuracy only. It also says that the prior on the label of an unlabelled
+# alloy could be informed by expert knowledge, but its code uses a flat
+# prior. This chapter
+#
+# 1. builds that expert-informed prior from three empirical rules of
+#    solid-solution formation;
+# 2. scores the rules alone as a classifier, with the paper's element table
+#    and the corrected one;
+# 3. reproduces the paper's Table 2 with several seeds;
+# 4. runs an ablation over the labelled share of the training alloys: the
+#    VAE with the expert prior and with the flat prior, the same classifier
+#    network trained alone, a random forest, logistic regression and the
+#    rules;
+# 5. compares the models pair by pair on the same seeds, labelled alloys
+#    and test alloys;
+# 6. says what the numbers show.
+#
+# ## Prerequisites
+#
+# | Concept | Importance |
+# | --- | --- |
+# | {doc}`Chapter 1 <01_data>`: the split, the element tables | necessary |
+# | {doc}`Chapter 2 <02_model>`: the model and its training recipe | necessary |
+# | Empirical phase-formation rules {cite:p}`zhang2008rules,yang2012omega,guo2011vec` | helpful |
+# | Bootstrap intervals {cite:p}`efron1993bootstrap` | helpful |
+#
+# Time to read: 20 minutes; to run: about four minutes on an otherwise idle
+# two-core CPU with an empty model cache, seconds with a filled one.
+#
+# :::{admonition} Run this chapter yourself
+# :class: tip
+# The download button at the top of the page gives this chapter as a
+# notebook (`.ipynb`). It needs the `hea_dvae` package and the data: see
+# {ref}`get-the-code` for the two install commands. The `parameters` cell
+# below holds everything you can change. From a checkout,
+# `.venv/bin/python scripts/execute_chapters.py -p seeds 10 -p epochs 800 book/03_data_efficiency.py`
+# reruns this chapter with ten seeds and the full training recipe, and
+# `papermill 03_data_efficiency.ipynb out.ipynb -p seeds 10` works on the
+# downloaded notebook. A smaller grid is a parameter too
+# (`-p fractions "[0.05, 1.0]" -p seeds 2`). Trained models are cached
+# (`HEA_DVAE_CACHE_DIR`): a rerun with the same parameters trains nothing.
+# :::
+
+# %% tags=["parameters"]
+fractions = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0]  # labelled shares of the 1,160 training alloys
+seeds = 5  # seeds per fraction (0, 1, ...): each draws its own labelled alloys and initialisation
+epochs = 150  # epochs of every SSVAE run (the default recipe has 800; see "Speed" below)
+table = "paper"  # element table of the features: "paper" or "corrected"
+models = ["vae-expert", "vae-flat", "head", "random-forest", "logistic-regression", "rules"]  # compared
+table2_seeds = 5  # seeds per row of the Table 2 reproduction
+n_bootstrap = 2000  # bootstrap resamples of every paired interval
+
+# %%
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import hea_dvae
+from hea_dvae import ablation, config, elements, metrics, plots, priors, report
+from hea_dvae.data import as_arrays, paper_split, split_with_table, with_table
+from hea_dvae.features import composition_matrix, featurize
+from hea_dvae.train import TrainConfig
+
+settings = TrainConfig.with_table(table, epochs=epochs)
+report.chapter("03_data_efficiency")
+plots.use_style()
+pd.set_option("display.precision", 3)
+settings
+
+# %% [markdown]
+# ## 1. An expert-informed prior on the label
+#
+# In the model of {doc}`Chapter 2 <02_model>` the label of an unlabelled
+# alloy has the prior $p(y = 1) = r$; the paper and its code use $r = 0.5$
+# for every alloy. Decades of work on high-entropy alloys have produced
+# rules of thumb for when a solid solution forms. Three are used here, each
+# evaluated on the alloy's own features:
+#
+# - {cite:t}`yang2012omega`: $\Omega = T_m \Delta S_\mathrm{mix} /
+#   |\Delta H_\mathrm{mix}| \ge 1.1$ and a size mismatch $\delta \le 6.6\,\%$;
+# - {cite:t}`zhang2008rules`: $-15 \le \Delta H_\mathrm{mix} \le 5$ kJ/mol,
+#   $\delta \le 6.6\,\%$ and $12 \le \Delta S_\mathrm{mix} \le 17.5$ J/(mol K);
+# - {cite:t}`guo2011vec`: a valence-electron concentration VEC $\ge 8$ gives
+#   FCC, VEC $< 6.87$ BCC, and in between a mixture of both, i.e. not a single
+#   phase.
+#
+# Each rule becomes a signed *margin* $m_j$, positive on the single-phase
+# side and measured in a fixed scale (for example $(6.6 - \delta)/1\,\%$, or
+# $\ln(\Omega/1.1)/0.5$); a rule that is a conjunction takes its smallest
+# margin, the VEC rule (FCC *or* BCC) the larger of its two. The prior pools
+# the three margins as log-odds:
+#
+# $$
+# p(y = 1 \mid e) = \mathrm{clip}\Big(\sigma\big(b + \textstyle\sum_{j=1}^{3}
+#   w_j\, m_j(e)\big),\; c,\; 1 - c\Big), \qquad w_j \ge 0,
+# $$
+#
+# with a cap $c = 0.05$, so that the prior never rules a label out. The
+# *literature* prior has $b = 0$ and $w_j = 1/3$; the *expert* prior used for
+# training fits $b$ and $w$ by penalised maximum likelihood on the labelled
+# alloys of each run, and only on those (never on validation or test
+# alloys). The weights stay non-negative, so the prior can never reward
+# breaking a rule. `hea_dvae.priors` holds the details; `prior="flat"`,
+# `prior="expert"` or a number `prior=0.3` choose the prior in
+# `hea_dvae.train.TrainConfig` and on the command line.
+#
+# A few alloys by hand: the Cantor alloy CoCrFeMnNi passes every rule (its
+# VEC of 8.0 sits exactly on the FCC boundary), the strongly exothermic
+# binaries AlNi and Al3Zr fail the enthalpy rules:
+
+# %%
+examples = ["CoCrFeMnNi", "Al0.5CoCrFeNi", "AlCoCrFeNi", "TiZrNbHfTa", "AlNi", "Al3Zr"]
+example_features = featurize(composition_matrix(examples), table=table)
+verdict = priors.rules_verdict(example_features)
+verdict.index = examples
+verdict["literature prior"] = priors.ExpertPrior().probability(example_features)
+plots.readable(verdict[["omega", "delta", "delta_h_mix", "delta_s_mix", "vec", "yang2012", "zhang2008",
+                        "vec_phase", "single_phase", "literature prior"]].round(3))
+
+# %% [markdown]
+# Fitted on the 864 labelled alloys of the paper split, the expert prior
+# keeps the rules' direction and learns how much each is worth:
+
+# %%
+labelled = with_table(paper_split()["labelled"], table)
+fitted = priors.ExpertPrior.fit(labelled, labelled["label"])
+fitted_weights = pd.Series({"intercept b": fitted.intercept,
+                            **{f"weight of {rule}": w for rule, w in zip(priors.RULES, fitted.weights)}})
+
+# %% tags=["nbval-ignore-output"]
+fitted_weights.round(3).to_frame("fitted on the 864 labelled alloys")
+
+# %% [markdown]
+# ## 2. The rules alone as a classifier, with both element tables
+#
+# The rules need no training: they are a classifier of their own, the
+# expert baseline. Its ROC AUC ranks alloys by the literature prior's
+# log-odds; its accuracy is that of the rules' verdict (single phase when
+# Yang & Zhang's or Zhang et al.'s rule holds and VEC lies outside the
+# duplex band).
+#
+# The VEC rule reads the element table. The paper's table counts filled $4f$
+# shells as valence electrons for nine elements ({ref}`sec-vec-warning`):
+
+# %%
+vec_table = elements.table_differences()
+vec_table = vec_table[vec_table["property"] == "vac"].drop(columns=["property", "relative"])
+vec_table = vec_table.set_index("element").rename(columns={"paper": "VEC, paper table",
+                                                           "corrected": "VEC, corrected table"})
+report.record("vec_wrong_elements", len(vec_table))
+vec_table.astype(int)
+
+# %% [markdown]
+# With the paper's values, an alloy that contains one of them gets a VEC
+# that is too high, by up to several electrons per atom. Among all 1,373
+# alloys, this many change their VEC verdict, and this many their overall
+# verdict:
+
+# %%
+dataset = hea_dvae.load_dataset()
+verdicts = {name: priors.rules_verdict(with_table(dataset, name)) for name in ("paper", "corrected")}
+vec_changed = verdicts["paper"]["guo2011"] != verdicts["corrected"]["guo2011"]
+overall_changed = verdicts["paper"]["single_phase"] != verdicts["corrected"]["single_phase"]
+report.record("rules_vec_verdict_changed", int(vec_changed.sum()))
+report.record("rules_overall_verdict_changed", int(overall_changed.sum()))
+pd.Series({"VEC verdict changed": int(vec_changed.sum()),
+           "overall verdict changed": int(overall_changed.sum())}, name="alloys")
+
+# %% [markdown]
+# Where they move, and what they really are:
+
+# %%
+moves = pd.crosstab([verdicts["paper"].loc[vec_changed, "vec_phase"].rename("VEC rule, paper table"),
+                     verdicts["corrected"].loc[vec_changed, "vec_phase"].rename("VEC rule, corrected table")],
+                    dataset.loc[vec_changed, "label"].map({1: "single phase", 0: "multi phase"}))
+report.record("vec_fcc_to_duplex", int(moves.loc[("FCC", "FCC+BCC")].sum()))
+report.record("vec_fcc_to_duplex_single_phase", int(moves.loc[("FCC", "FCC+BCC"), "single phase"]))
+moves
+
+# %% [markdown]
+# Most of the moves are Co-Cr-Fe-Ni alloys with some W or Ta: the paper's
+# table lifts their VEC above 8 ("FCC"), the corrected one puts it between
+# 6.87 and 8, where {cite:t}`guo2011vec` expect a mixture of FCC and BCC.
+# Yet {glue:text}`vec_fcc_to_duplex_single_phase` of these
+# {glue:text}`vec_fcc_to_duplex` alloys are single phase: the duplex band is
+# too strict for them, and the paper's wrong VEC happens to hide that. How
+# well each rule's margin alone ranks all 1,373 alloys (ROC AUC; 0.5 is
+# chance, below 0.5 the rule points the wrong way):
+
+# %%
+margin_auc = pd.DataFrame({
+    name: {**{rule: metrics.roc_auc(dataset["label"], priors.rule_margins(with_table(dataset, name))[rule])
+              for rule in priors.RULES},
+           "literature prior (mean of the three)": metrics.roc_auc(
+               dataset["label"], priors.ExpertPrior().log_odds(with_table(dataset, name)))}
+    for name in ("paper", "corrected")
+}).rename_axis("margin of")
+report.record("zhang2008_margin_auc", margin_auc.loc["zhang2008", "paper"])
+margin_auc.round(3)
+
+# %% [markdown]
+# The rules as a classifier, on the 138 test alloys and on all 1,373 alloys,
+# with each element table:
+
+# %%
+rules_scores = ablation.rules_table(data=dataset)
+for name in rules_scores.index:
+    report.record(f"rules_test_auc_{name}", rules_scores.loc[name, "test auc"])
+    report.record(f"rules_test_accuracy_{name}", rules_scores.loc[name, "test accuracy"])
+    report.record(f"rules_all_auc_{name}", rules_scores.loc[name, "all auc"])
+rules_scores.round(3)
+
+# %% [markdown]
+# With the paper's element table the rules rank the test alloys with an AUC
+# of {glue:text}`rules_test_auc_paper:.3f`, with the corrected table
+# {glue:text}`rules_test_auc_corrected:.3f` (over all alloys
+# {glue:text}`rules_all_auc_paper:.3f` and
+# {glue:text}`rules_all_auc_corrected:.3f`); the verdicts' accuracy hardly
+# moves. Correcting the physics makes the rules rank *worse*, for the reason
+# above: an error in the table hides a weakness of the VEC rule on this
+# dataset. That is no reason to keep the wrong table, but a warning that the
+# paper's table leaks a label-correlated artefact into the features
+# ({doc}`Chapter 1 <01_data>`). Zhang et al.'s window points the wrong way
+# here (AUC {glue:text}`zhang2008_margin_auc:.2f`: many single-phase alloys
+# are binaries and ternaries whose mixing entropy lies below its 12
+# J/(mol K)); fitted on labelled alloys, the expert prior gives it a weight
+# of (nearly) zero and keeps the other two. The rules alone are far weaker
+# than any trained model below; their use here is as a prior.
+#
+# ## 3. The paper's Table 2, with several seeds
+#
+# Everything trained in this chapter comes from one call: the ablation grid
+# and the two rows of Table 2, trained side by side on both cores (models
+# already in the cache are loaded, not trained).
+
+# %%
+result = ablation.run_ablation(fractions, seeds=range(seeds), models=models, train_config=settings,
+                               table2_seeds=range(table2_seeds))
+
+# %% tags=["nbval-ignore-output"]
+pd.Series({"models trained now": result.trained, "models used": len({id(m) for m in result.models.values()})})
+
+# %% [markdown]
+# :::{admonition} Speed
+# :class: note
+# By default every SSVAE here trains for `epochs` = 150 epochs instead of the
+# 800 of the recipe ({doc}`Chapter 2 <02_model>`), so that the whole chapter
+# runs in under five minutes on an otherwise idle two-core CPU with an
+# empty cache: 100 runs, 65 of them on the full pool of 1,160 alloys, two at
+# a time (`benchmarks/bench_ablation.py` times it). The classifier is selected on
+# the validation alloys early in training (at small labelled fractions
+# within the first tens of epochs), long before the decoder is finished;
+# `-p epochs 800` reruns the chapter with the full recipe.
+# :::
+#
+# The paper's Table 2 has two rows: its usual split (864 labelled, 296
+# unlabelled, 75 validation alloys) and one with fewer labels (247, 790,
+# 198), the same 138 test alloys in both. The *semi-supervised* model is the
+# SSVAE with the paper's flat prior; the *supervised network* is the same
+# classifier network trained on the labelled alloys alone (the SSVAE recipe
+# without unlabelled alloys: its classifier then only sees the
+# cross-entropy). The paper reports one run per cell; here are
+# {glue:text}`table2_seeds_used` seeds per cell:
+
+# %%
+table2 = ablation.table2_summary(result.table2)
+report.record("table2_seeds_used", int(table2["seeds"].min()))
+for (row, name), values in table2.iterrows():
+    key = f"table2_row{row}_{'ssvae' if name == 'semi-supervised' else 'supervised'}_accuracy"
+    report.record(f"{key}_mean", values["accuracy_mean"], kind="trained", spread=values["accuracy_std"],
+                  n=values["seeds"])
+table2_sizes = table2[["labelled", "unlabelled", "validation"]]
+table2_sizes
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(table2[["paper accuracy", "accuracy", "accuracy − paper", "auc"]].round(3),
+               {"accuracy": "our accuracy (mean ± std)", "auc": "our ROC AUC (mean ± std)",
+                "accuracy − paper": "our mean − paper"})
+
+# %% [markdown]
+# The gap between the two models, paired on the same seeds and test alloys
+# (mean over seeds of the semi-supervised model's score minus the
+# supervised network's, a 95 % interval that resamples seeds and test
+# alloys together, and the number of seeds the semi-supervised model wins):
+
+# %%
+table2_gap = pd.concat(
+    {metric: ablation.paired_comparison(result.table2_predictions, "semi-supervised", "supervised network",
+                                        metric=metric, by="row", n_boot=n_bootstrap)
+     for metric in ablation.METRICS},
+    names=["metric"],
+)
+table2_gap["paper"] = [float(ablation.PAPER_TABLE2.loc[row, "semi-supervised"]
+                             - ablation.PAPER_TABLE2.loc[row, "supervised network"]) if metric == "accuracy"
+                       else np.nan for metric, row in table2_gap.index]
+for row in table2_gap.loc["accuracy"].index:
+    report.record(f"table2_row{row}_accuracy_gap", table2_gap.loc[("accuracy", row), "mean_difference"],
+                  kind="trained", tolerance=0.03,
+                  basis="paired gap of two trained means over 5 seeds; its seed spread is about 0.01-0.02")
+
+# %% tags=["nbval-ignore-output"]
+table2_gap.round(3)
+
+# %% [markdown]
+# ## 4. The ablation: how much does each model need labels?
+#
+# For every labelled fraction $f$ of the 1,160 training alloys and every
+# seed, a stratified draw of $f \cdot 1160$ alloys keeps its labels and the
+# rest are given to the VAEs without them; validation (75) and test (138)
+# alloys are the paper's throughout. The seed also fixes every model's
+# initialisation, so that all models of one seed saw the same labelled
+# alloys. At $f = 1$ nothing is unlabelled: both VAEs and the classifier
+# network alone are then one and the same model.
+
+# %%
+plots.glue_figure("fig-data-efficiency", plots.data_efficiency(result.results))
+
+# %% [markdown]
+# ```{glue:figure} fig-data-efficiency
+# :name: fig-data-efficiency
+# :alt: Two panels, test ROC AUC (left) and test accuracy (right) against the labelled share of the 1,160 training alloys on a log axis, one line per model with a band of plus or minus one standard deviation over seeds; the rules are a dashed horizontal line.
+#
+# Test ROC AUC and accuracy against the labelled share of the training
+# alloys (log axis): mean over seeds, with a band of ± one standard
+# deviation. The rules do not learn, so their line is flat.
+# ```
+#
+# The same numbers (mean ± standard deviation over seeds), ROC AUC first,
+# then accuracy:
+
+# %%
+summary = ablation.summarize(result.results)
+recorded_fractions = [f for f in (0.02, 0.1, 0.2, 1.0) if f in set(result.results["fraction"])]
+for fraction in recorded_fractions:
+    for model in ("vae-expert", "vae-flat", "head", "random-forest"):
+        if (fraction, model, "auc") in summary.index:
+            row = summary.loc[(fraction, model, "auc")]
+            report.record(f"test_auc_{model.replace('-', '_')}_{100 * fraction:g}pct_mean", row["mean"],
+                          kind="trained", spread=row["std"], n=int(row["seeds"]))
+for model in ("vae-expert", "vae-flat", "head"):
+    if (0.02, model, "accuracy") in summary.index:
+        row = summary.loc[(0.02, model, "accuracy")]
+        report.record(f"test_accuracy_{model.replace('-', '_')}_2pct_mean", row["mean"], kind="trained",
+                      spread=row["std"], n=int(row["seeds"]))
+        report.record(f"test_accuracy_{model.replace('-', '_')}_2pct_std", row["std"], kind="trained",
+                      tolerance=0.08, basis="standard deviation over 5 seeds of 138-alloy accuracies")
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(ablation.summary_table(result.results, "auc"))
+
+# %% tags=["nbval-ignore-output"]
+plots.readable(ablation.summary_table(result.results, "accuracy"))
+
+# %% [markdown]
+# ## 5. Paired comparisons
+#
+# Differences between the VAEs are small next to the spread over seeds,
+# most of which comes from *which* alloys were labelled. Comparing models on
+# the same seed cancels that: for each fraction, the mean over seeds of the
+# expert-prior VAE's test score minus the other model's, a 95 % paired
+# bootstrap interval (seeds and test alloys resampled together, both
+# models scored on the same draws) and the number of seeds it wins.
+
+# %%
+comparisons = {}
+for other in ("vae-flat", "head"):
+    if {"vae-expert", other} <= set(models):
+        for metric in ablation.METRICS:
+            comparisons[f"vae-expert − {other}", metric] = ablation.paired_comparison(
+                result.predictions, "vae-expert", other, metric=metric, n_boot=n_bootstrap)
+paired = pd.concat(comparisons, names=["comparison", "metric"])
+for (name, metric, fraction), values in paired.iterrows():
+    if fraction == 0.02 or (metric == "auc" and fraction == 0.1):
+        other = name.split(" − ")[1].replace("-", "_")
+        report.record(f"{metric}_gain_over_{other}_{100 * fraction:g}pct", values["mean_difference"],
+                      kind="trained", tolerance=0.03 if metric == "auc" else 0.08,
+                      basis="mean of 5 paired differences; the seed spread of one difference is "
+                      "0.01-0.05 (AUC) and up to 0.1 (accuracy at 2 %)")
+        report.record(f"{metric}_gain_over_{other}_{100 * fraction:g}pct_wins", int(values["wins"]),
+                      kind="trained", tolerance=2, basis="seeds won out of 5; a seed can flip")
+
+# %% tags=["nbval-ignore-output"]
+paired.round(3)
+
+# %% [markdown]
+# (what-the-numbers-show)=
+# ## 6. What the numbers show
+#
+# In plain words, for this run ({numref}`fig-data-efficiency` and the tables
+# above hold every number):
+#
+# - **The expert prior helps when labels are very scarce, and only then.**
+#   With 2 % of the training alloys labelled (23 alloys), the VAE with the
+#   expert prior beats the one with the flat prior by
+#   {glue:text}`accuracy_gain_over_vae_flat_2pct:+.3f` in test accuracy
+#   ({glue:text}`accuracy_gain_over_vae_flat_2pct_wins` of 5 seeds) and by
+#   {glue:text}`auc_gain_over_vae_flat_2pct:+.3f` in ROC AUC, whose interval
+#   includes zero. The gain is mostly in accuracy, i.e. in where the
+#   probabilities sit rather than in how they rank alloys: with the flat
+#   prior, the KL term of the unlabelled alloys pulls every prediction
+#   towards 0.5, and with 23 labels the threshold then falls in the wrong
+#   place for some seeds (accuracy {glue:text}`test_accuracy_vae_flat_2pct_mean:.3f` ±
+#   {glue:text}`test_accuracy_vae_flat_2pct_std:.3f` against
+#   {glue:text}`test_accuracy_vae_expert_2pct_mean:.3f` ±
+#   {glue:text}`test_accuracy_vae_expert_2pct_std:.3f`). From 10 % labelled
+#   on, the two priors rank alloys alike (ROC AUC within half a hundredth),
+#   and their accuracies differ by about a hundredth, inside the intervals.
+# - **Semi-supervision does not improve the classifier here.** The VAE with
+#   the expert prior is no better than the same network trained on the
+#   labelled alloys alone at any fraction: its ROC AUC is
+#   {glue:text}`auc_gain_over_head_2pct:+.3f` away at 2 % and
+#   {glue:text}`auc_gain_over_head_10pct:+.3f` at 10 %, and no interval
+#   excludes zero. The flat-prior VAE, the paper's model, is worse than the
+#   network alone when labels are scarce. The unlabelled compositions shape
+#   the latent space ({doc}`Chapter 4 <04_latent_space>`), but here they add
+#   nothing to the classifier that the labelled alloys' features do not
+#   already give it.
+# - **The paper's Table 2 gap is within the noise.** The paper's
+#   semi-supervised model beat its supervised network by 0.007 and 0.015 in
+#   test accuracy, one run each. Over five seeds, the paired gap is
+#   {glue:text}`table2_row1_accuracy_gap:+.3f` with 864 labelled alloys and
+#   {glue:text}`table2_row2_accuracy_gap:+.3f` with 247, with intervals a few
+#   hundredths wide on either side of zero: single runs cannot show a
+#   difference of this size. Our accuracies are also lower than the paper's
+#   ({glue:text}`table2_row1_ssvae_accuracy_mean:.3f` against 0.877): these
+#   runs are short, and the paper's 0.877 is the best of its runs on the test
+#   alloys themselves ({doc}`Chapter 2 <02_model>`).
+# - **A random forest on the same eight features is the best classifier from
+#   about 10 % labelled on** (ROC AUC
+#   {glue:text}`test_auc_random_forest_10pct_mean:.3f` at 10 % and
+#   {glue:text}`test_auc_random_forest_100pct_mean:.3f` with every label,
+#   against {glue:text}`test_auc_vae_expert_100pct_mean:.3f` for the VAE).
+#   Below that, every trained model's ROC AUC sits within about one standard
+#   deviation of the others'.
+# - **The rules alone** (ROC AUC {glue:text}`rules_test_auc_paper:.3f`) are
+#   far below every trained model, even one trained on 23 alloys; fitted as a
+#   prior, they help that model exactly where it has the least data.
+#
+# The full tidy table (one row per fraction, seed, model and metric) is
+# written beside the book build:
+
+# %%
+build = Path(config.project_root() or ".") / "_build"
+build.mkdir(exist_ok=True)
+result.results.to_csv(build / "data_efficiency.csv", index=False)
+print(f"_build/data_efficiency.csv: {len(result.results)} rows, columns {list(result.results.columns)}")
+
+# %% [markdown]
+# ## Summary
+#
+# In this chapter we built the expert-informed prior the paper describes
+# from three empirical rules, scored the rules alone with both element
+# tables, reproduced the paper's Table 2 with several seeds, and measured
+# six models at six labelled fractions with paired comparisons.
+#
+# ## What's next
+#
+# {doc}`Chapter 4 <04_latent_space>` reads the latent space of the model
+# trained on the paper split.
+#
+# Works cited here are listed on the [references](references.md) page.
+#
+# ---
+#
+# What produced this page (package, data, models, machine):
+
+# %% tags=["nbval-ignore-output"]
+report.provenance(models=list({id(m): m for m in result.models.values()}.values()))
