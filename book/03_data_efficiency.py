@@ -321,7 +321,7 @@ for row in table2_gap.loc["accuracy"].index:
                   basis="paired gap of two trained means over 5 seeds; its seed spread is about 0.01-0.02")
 
 # %% tags=["nbval-ignore-output"]
-table2_gap.round(3)
+plots.readable(table2_gap.round(3))
 
 # %% [markdown]
 # ## 4. The ablation: how much does each model need labels?
@@ -406,7 +406,7 @@ for (name, metric, fraction), values in paired.iterrows():
                       kind="trained", tolerance=2, basis="seeds won out of 5; a seed can flip")
 
 # %% tags=["nbval-ignore-output"]
-paired.round(3)
+plots.readable(paired.round(3))
 
 # %% [markdown]
 # (what-the-numbers-show)=

@@ -483,3 +483,11 @@ plots.glue_figure("fig-decoder-ours", plots.decoder_maps(first_maps, box=grid_bo
 # empirical rules of alloy design.
 #
 # Works cited here are listed on the [references](references.md) page.
+
+#
+# ---
+#
+# What produced this page (package, data, models, machine):
+
+# %% tags=["nbval-ignore-output"]
+report.provenance(models=[released, *models.values()])

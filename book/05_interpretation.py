@@ -390,3 +390,11 @@ plots.glue_figure("fig-importance-tables", plots.shap_importance(groups))
 # does.
 #
 # Works cited here are listed on the [references](references.md) page.
+
+#
+# ---
+#
+# What produced this page (package, data, models, machine):
+
+# %% tags=["nbval-ignore-output"]
+report.provenance(models=[released, *models.values(), *corrected_models.values()])

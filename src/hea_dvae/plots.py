@@ -472,6 +472,19 @@ COLUMN_LABELS: dict[str, str] = {
     "median_rel_change": "median relative change",
     "max_abs_change": "largest absolute change",
     "feature": "feature",
+    # paired comparisons (hea_dvae.metrics, evaluation, ablation)
+    "mean_difference": "mean difference",
+    "difference": "difference",
+    "low": "95 % interval, low",
+    "high": "95 % interval, high",
+    "clear": "interval excludes 0",
+    "folds": "folds",
+    "a_better": "share of folds the first wins",
+    "p_value": "p (corrected t-test)",
+    "wins": "seeds won",
+    "ties": "seeds tied",
+    "seeds": "seeds",
+    "std": "std",
 }
 
 _ZERO_SPREAD = re.compile(r"\s*±\s*0\.0+$")
