@@ -69,13 +69,14 @@ test-book: setup data ## Re-execute every chapter (nbval: exact cells compared),
 
 # Another CPU's floating-point kernels, reproduced here: chapter 2's training
 # runs again with torch's generic kernels and a cold model cache (the recipe
-# table and the cross-validation are skipped for time), and its numbers must
+# table, the cross-validation and the corrected-table predictor are skipped
+# for time), and its numbers must
 # still fall within the reference tolerances. It prints how far they moved.
 test-kernels: setup data ## Chapter 2 again with ATEN_CPU_CAPABILITY=default: numbers within tolerance
 	rm -rf $(KERNELS) _build/kernel-cache
 	ATEN_CPU_CAPABILITY=default HEA_DVAE_CACHE_DIR=$(CURDIR)/_build/kernel-cache \
 	  HEA_DVAE_RECORD_DIR=$(CURDIR)/$(KERNELS) $(PY) scripts/execute_chapters.py \
-	  --output-dir _build/kernel-notebooks -p recipe_seeds 0 -p cv_folds 0 book/02_model.py
+	  --output-dir _build/kernel-notebooks -p recipe_seeds 0 -p cv_folds 0 -p build_predictor false book/02_model.py
 	HEA_DVAE_CHECK_RECORDS=$(CURDIR)/$(KERNELS) HEA_DVAE_CHECK_ONLY=02_model HEA_DVAE_CHECK_PARTIAL=1 \
 	  $(VENV)/bin/pytest tests/test_reproduction.py -k executed
 	$(PY) scripts/compare_records.py tests/reference/02_model.json $(KERNELS)/02_model.json

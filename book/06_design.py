@@ -96,6 +96,9 @@ models = {"released (authors)": released, "ours": ours}
 # The released weights run in float32; other CPUs' kernels change the last bits.
 FLOAT32 = "released weights; float32 kernels of another CPU change the last bits"
 print(constraints.describe())
+
+# %% tags=["nbval-ignore-output"]
+# Which predictor: its name says whether a temperature was used (chapter 2, section 7).
 print(ours.name)
 
 # %% [markdown]

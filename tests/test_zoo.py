@@ -189,3 +189,9 @@ def test_temperature_softens_an_overconfident_ensemble():
     assert check["helps"] and check["nll_with"] < check["nll_without"]
     calibrated = np.stack([true_logits] * 3)
     assert zoo.fit_ensemble_temperature(calibrated, noisy) == pytest.approx(1.0, abs=0.2)
+    # A well-calibrated ensemble gains less than the margin: scaling it is not worth a change.
+    check = zoo.temperature_check(calibrated, noisy)
+    assert not check["helps"] and check["nll_without"] - check["nll_with"] < zoo.MIN_TEMPERATURE_GAIN
+    assert zoo.temperature_check(calibrated, noisy, min_gain=-0.0 + 0.0)["nll_with"] == check["nll_with"]
+    with pytest.raises(ValueError, match="min_gain"):
+        zoo.temperature_check(calibrated, noisy, min_gain=-1)
