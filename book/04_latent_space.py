@@ -89,7 +89,7 @@ settings
 #
 # The authors measured reconstruction with their own protocol
 # (`reconstruct.py` in their repository), and we follow it step by step
-# ({func}`hea_dvae.latent.reconstruct_as_authors`):
+# (`hea_dvae.latent.reconstruct_as_authors`):
 #
 # 1. encode the test alloy $x$ with its **true** label to the mean
 #    $z = \mu(x, y)$;

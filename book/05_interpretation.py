@@ -76,8 +76,8 @@ released_options, seed_options
 # ## 1. Exact Shapley values, and of what
 #
 # With eight features there are only $2^8 = 256$ coalitions, so the Shapley
-# values need no sampling: {func}`hea_dvae.explain.shap_values` enumerates
-# them all ({class}`shap.explainers.Exact`). A feature outside a coalition
+# values need no sampling: `hea_dvae.explain.shap_values` enumerates
+# them all (`shap.explainers.Exact`). A feature outside a coalition
 # takes the values of background alloys: the labelled training alloys,
 # here a seeded subsample of them (the cost grows with the background:
 # alloys × 256 × background network evaluations). For each alloy the
@@ -244,7 +244,7 @@ plots.glue_figure("fig-beeswarm-ours", plots.shap_beeswarm(ours[min(ours)]))
 # ## 4. The model against the empirical rules
 #
 # Two rules of thumb predict a solid solution from the same kind of
-# features (both in {mod}`hea_dvae.priors`): Yang and Zhang's
+# features (both in `hea_dvae.priors`): Yang and Zhang's
 # $\Omega = T_m \Delta S_\mathrm{mix} / |\Delta H_\mathrm{mix}| \ge 1.1$
 # with $\delta \le 6.6\,\%$, and Guo's VEC rule (VEC $\ge 8$: FCC; VEC
 # $< 6.87$: BCC; in between, FCC + BCC, not a single phase). The overall
