@@ -83,6 +83,7 @@ test-kernels: setup data ## Chapter 2 again with ATEN_CPU_CAPABILITY=default: nu
 
 bench: setup data ## Print speed and memory: training, the ablation grid, screening
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_ablation.py
 	$(PY) benchmarks/bench_screen.py
 
 clean-models: ## Remove the cached trained models (they are retrained on demand)
