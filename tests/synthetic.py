@@ -30,3 +30,9 @@ def synthetic_alloys(n: int, seed: int, real_features: bool = False) -> pd.DataF
     frame = pd.DataFrame(x, columns=list(ELEMENTS)).assign(**dict(zip(FEATURES, e.T)), label=label)
     frame.insert(0, "formula", [f"alloy{seed}_{i}" for i in range(n)])
     return frame
+
+
+def synthetic_split(labelled: int, unlabelled: int, validation: int, test: int | None = None) -> dict:
+    """A split of synthetic alloys (seeds 0, 1, 2, 3 for the parts); no ``test`` part when ``test`` is None."""
+    sizes = {"labelled": labelled, "unlabelled": unlabelled, "validation": validation, "test": test}
+    return {part: synthetic_alloys(n, seed) for seed, (part, n) in enumerate(sizes.items()) if n is not None}

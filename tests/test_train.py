@@ -12,7 +12,7 @@ from hea_dvae.metrics import reconstruct, reconstruction_errors, roc_auc
 from hea_dvae.model import SSVAEConfig
 from hea_dvae.data import as_arrays
 from hea_dvae.train import TrainConfig, fit, fit_scaler
-from synthetic import synthetic_alloys
+from synthetic import synthetic_split
 
 FAST = TrainConfig(model=SSVAEConfig(hidden=(32, 32)), epochs=150, patience=60, eval_every=1)
 
@@ -20,12 +20,7 @@ FAST = TrainConfig(model=SSVAEConfig(hidden=(32, 32)), epochs=150, patience=60, 
 
 @pytest.fixture(scope="module")
 def split():
-    return {
-        "labelled": synthetic_alloys(200, 0),
-        "unlabelled": synthetic_alloys(100, 1),
-        "validation": synthetic_alloys(60, 2),
-        "test": synthetic_alloys(200, 3),
-    }
+    return synthetic_split(200, 100, 60, 200)
 
 
 @pytest.fixture(scope="module")

@@ -13,19 +13,14 @@ from hea_dvae import checkpoint, zoo
 from hea_dvae.data import as_arrays
 from hea_dvae.model import SSVAEConfig
 from hea_dvae.train import TrainConfig
-from synthetic import synthetic_alloys
+from synthetic import synthetic_split
 
 TINY = TrainConfig(model=SSVAEConfig(hidden=(8, 8)), epochs=4, batch_size=64, eval_every=2)
 
 
 @pytest.fixture(scope="module")
 def split():
-    return {
-        "labelled": synthetic_alloys(120, 0),
-        "unlabelled": synthetic_alloys(60, 1),
-        "validation": synthetic_alloys(60, 2),
-        "test": synthetic_alloys(80, 3),
-    }
+    return synthetic_split(120, 60, 60, 80)
 
 
 @pytest.fixture
@@ -120,11 +115,7 @@ def _request(arguments):
     import os
 
     os.environ["HEA_DVAE_CACHE_DIR"] = folder
-    split = {
-        "labelled": synthetic_alloys(120, 0),
-        "unlabelled": synthetic_alloys(60, 1),
-        "validation": synthetic_alloys(60, 2),
-    }
+    split = synthetic_split(120, 60, 60)
     model, _ = zoo.cached_fit(*_parts(split), TINY, seed=seed)
     return zoo.model_digest(model)
 
