@@ -40,20 +40,17 @@ so a warm cache makes a run take seconds. :func:`run_ablation` also reproduces t
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
-import torch
 from joblib import Memory
-from scipy.stats import rankdata
 from threadpoolctl import threadpool_limits
 
 from . import config, zoo
 from .baselines import sklearn_baselines
 from .data import TABLE2_LABELLED_SHARES, as_arrays, labelled_fraction_split, load_dataset, paper_split, with_table
+from .metrics import roc_auc_rows
 from .priors import rules_classifier_scores
 from .train import TrainConfig
 
@@ -180,36 +177,10 @@ def _ssvae_job(split: dict, model: str, train_config: TrainConfig, seed: int) ->
     return _Job(split["labelled"], unlabelled, split["validation"], replace(train_config, prior=prior), seed)
 
 
-def _train_job(arguments) -> str:
-    torch.set_num_threads(1)
-    zoo.cached_fit(*arguments, progress=False)
-    return "done"
-
-
 def _train_missing(jobs, workers: int | None, progress: bool | None) -> int:
     """Train the jobs whose model is not cached yet, longest first; return how many."""
-    from tqdm.auto import tqdm
-
-    unique = {job.digest: job for job in jobs}
-    # zoo's own check: the entry exists and holds this key (zoo.fit_seeds uses it too).
-    missing = [job for job in unique.values() if not zoo.is_cached(*job.arguments)]
-    missing.sort(key=lambda job: -job.cost)
-    if not missing:
-        return 0
-    workers = min(workers or os.cpu_count() or 1, len(missing))
-    bar = tqdm(total=len(missing), desc="training models", unit="model",
-               disable=not config.show_progress(progress))
-    if workers > 1:
-        # spawn: a fresh interpreter per worker, safe whatever threads torch started here.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for _ in pool.map(_train_job, [job.arguments for job in missing]):
-                bar.update()
-    else:
-        for job in missing:
-            zoo.cached_fit(*job.arguments, progress=False)  # single-threaded by TrainConfig
-            bar.update()
-    bar.close()
-    return len(missing)
+    unique = sorted({job.digest: job for job in jobs}.values(), key=lambda job: -job.cost)
+    return zoo.train_missing([job.arguments for job in unique], workers=workers, progress=progress)
 
 
 def _load(job: _Job):
@@ -221,19 +192,9 @@ def _load(job: _Job):
 # Scoring
 
 
-def _auc_rows(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """ROC AUC of each row of ``scores`` (resamples) against the matching row of ``labels``."""
-    n_pos = labels.sum(axis=1)
-    n_neg = labels.shape[1] - n_pos
-    ranks = rankdata(scores, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = ((ranks * labels).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
-
-
 def _metric_rows(metric: str, labels: np.ndarray, scores: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     if metric == "auc":
-        return _auc_rows(labels, scores)
+        return roc_auc_rows(labels, scores)
     return (predictions == labels).mean(axis=1)
 
 
@@ -607,7 +568,7 @@ def rules_table(tables=("paper", "corrected"), data: pd.DataFrame | None = None)
             y = labels[rows_of_part][None, :]
             row[f"{part} accuracy"] = float(_metric_rows("accuracy", y, None,
                                                          scores["prediction"].to_numpy(float)[rows_of_part][None, :])[0])
-            row[f"{part} auc"] = float(_auc_rows(y, scores["score"].to_numpy(float)[rows_of_part][None, :])[0])
+            row[f"{part} auc"] = float(roc_auc_rows(y, scores["score"].to_numpy(float)[rows_of_part][None, :])[0])
         row["called single phase"] = float(scores["prediction"].mean())
         rows[table] = row
     out = pd.DataFrame.from_dict(rows, orient="index")

@@ -276,6 +276,19 @@ def _resample_indices(labels: np.ndarray, n_boot: int, seed, stratified: bool) -
     return np.concatenate(parts, axis=1)
 
 
+def roc_auc_rows(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row of ``scores`` against the matching row of ``labels`` (rank formula).
+
+    Rows with only one class get NaN. Used for resamples, all at once.
+    """
+    n_pos = labels.sum(axis=1)
+    n_neg = labels.shape[1] - n_pos
+    ranks = rankdata(scores, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = ((ranks * labels).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+
+
 def _metric_rows(metric, labels: np.ndarray, scores: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``metric`` on each row of ``index`` (rows of alloy indices), vectorised for named metrics."""
     y, p = labels[index], scores[index]
@@ -287,12 +300,7 @@ def _metric_rows(metric, labels: np.ndarray, scores: np.ndarray, index: np.ndarr
     if metric == "brier":
         return ((p - y) ** 2).mean(axis=1)
     if metric == "auc":
-        n_pos = y.sum(axis=1)
-        n_neg = n - n_pos
-        ranks = rankdata(p, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            auc = ((ranks * y).sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-        return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+        return roc_auc_rows(y, p)
     if metric == "ece":
         n_bins = 10
         rows = np.arange(len(index))[:, None] * n_bins + _bin_index(p, n_bins)

@@ -165,6 +165,41 @@ def _fit_job(arguments):
     return seed
 
 
+def train_missing(jobs, workers: int | None = None, progress: bool | None = None) -> int:
+    """Train, in parallel, the models of ``jobs`` that are not cached yet; return how many.
+
+    Parameters
+    ----------
+    jobs : sequence of tuple
+        ``(labelled, unlabelled, validation, train_config, seed)``, the
+        arguments of :func:`cached_fit`; missing ones are started in this order.
+    workers : int, optional
+        Processes that train at once (default: the number of CPU cores, at
+        most the number missing). Each run is single-threaded and seeded, so
+        the models do not depend on ``workers``.
+    progress : bool, optional
+        A progress bar over the models to train.
+    """
+    from tqdm.auto import tqdm
+
+    missing = [job for job in jobs if not is_cached(*job)]
+    if not missing:
+        return 0
+    workers = min(workers or os.cpu_count() or 1, len(missing))
+    bar = tqdm(total=len(missing), desc="training models", unit="model", disable=not config.show_progress(progress))
+    if workers > 1:
+        # spawn: a fresh interpreter per worker, safe whatever threads torch started here.
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            for _ in pool.map(_fit_job, missing):
+                bar.update()
+    else:
+        for job in missing:
+            cached_fit(*job, progress=False)
+            bar.update()
+    bar.close()
+    return len(missing)
+
+
 def fit_seeds(
     split,
     train_config: TrainConfig | None = None,
@@ -194,27 +229,12 @@ def fit_seeds(
     models, histories : dict
         seed -> :class:`SSVAE`, seed -> history frame.
     """
-    from tqdm.auto import tqdm
-
     train_config = train_config or TrainConfig()
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
     parts = (split["labelled"], split.get("unlabelled"), split["validation"])
-    missing = [s for s in seeds if not is_cached(*parts, train_config, s)]
-    workers = min(workers or os.cpu_count() or 1, len(missing)) if missing else 0
-    bar = tqdm(total=len(missing), desc="training models", unit="model",
-               disable=not config.show_progress(progress) or not missing)
-    if workers > 1:
-        # spawn: a fresh interpreter per worker, safe whatever threads torch started here.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for _ in pool.map(_fit_job, [(*parts, train_config, s) for s in missing]):
-                bar.update()
-    else:
-        for seed in missing:
-            cached_fit(*parts, train_config, seed, progress=False)
-            bar.update()
-    bar.close()
+    train_missing([(*parts, train_config, s) for s in seeds], workers=workers, progress=progress)
     models, histories = {}, {}
     for seed in seeds:
         models[seed], histories[seed] = cached_fit(*parts, train_config, seed)
