@@ -354,7 +354,7 @@ plots.readable(standing)
 # (unstandardised) features and compositions in at.%, which the loader
 # accounts for. Its features are those of the paper table.
 
-# %%
+# %% tags=["nbval-ignore-output"]
 released_scores = pd.DataFrame(
     {"validation": metrics.evaluate(released, paper["validation"]), "test": released_test}
 ).T

@@ -55,8 +55,6 @@ map_limit = 3.0  # the whole-plane map covers [-map_limit, map_limit] on both ax
 map_points = 61  # map points per axis
 
 # %%
-from functools import partial
-
 import pandas as pd
 
 import hea_dvae
@@ -80,8 +78,7 @@ pd.set_option("display.precision", 3)
 paper = hea_dvae.paper_split()
 released = load_released_model()
 # The released weights run in float32; other CPUs' kernels change the last bits.
-FLOAT32 = "released weights; float32 kernels of another CPU change the last bits"
-record_released = partial(report.record, kind="trained", basis=FLOAT32)
+record_released = report.record_released
 settings
 
 # %% [markdown]
@@ -105,7 +102,7 @@ settings
 # writes it), $|p - \hat p|$ (both rounded to 0.01), and the mean of
 # $|z - \hat z|$ over the two dimensions (rounded to 0.001).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 reconstruction = latent.reconstruct_as_authors(released, paper["test"])
 authors = latent.load_authors_reconstruction()
 agreement = latent.compare_with_authors(reconstruction, authors)
@@ -129,7 +126,7 @@ for key, tolerance in [("composition_error_mean", 0.005), ("composition_error_ma
 # %% tags=["nbval-ignore-output"]
 same = int(agreement["same_reconstructed_alloy"].sum())
 record_released("released_same_reconstruction", same, tolerance=2,
-                basis=FLOAT32 + "; an alloy on a rounding tie may flip")
+                basis=report.FLOAT32 + "; an alloy on a rounding tie may flip")
 written = agreement["same_normalized_alloy"].sum()
 print(f"written formulas identical to the authors': {written} of {len(agreement)}")
 print(f"reconstructed formulas identical: {same} of {len(agreement)}")
@@ -168,7 +165,7 @@ plots.glue_figure("fig-reconstruction-errors", plots.reconstruction_histograms(r
 # twice, with the predicted probability (the protocol above) and with the
 # true label:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 by_label = latent.reconstruct_as_authors(released, paper["test"], decode_with="true")
 table_1 = latent.table_one(reconstruction, by_label)
 al4 = table_1.set_index("written").loc["Al4Ti23Mo23V23Ta23"]
@@ -200,12 +197,12 @@ table_1.drop(columns="written")
 # The posterior means of the labelled, validation and test alloys, each
 # encoded with its true label:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 points = latent.latent_frame(released, {name: paper[name] for name in latent.LATENT_PARTS})
 report.record("latent_points", len(points), kind="exact")
 share = latent.share_in_box(points[["z1", "z2"]], settings.box)
 record_released("released_share_in_box", share, tolerance=0.002,
-                basis=FLOAT32 + "; a point on the box edge may move across")
+                basis=report.FLOAT32 + "; a point on the box edge may move across")
 print(f"{len(points)} alloys; share with z1 in [-2.5, 2.5] and z2 in [-2, 2]: {share:.3f}")
 
 # %%
@@ -228,10 +225,10 @@ plots.glue_figure("fig-latent-released", plots.latent_space(points, box=settings
 # (multi phase), as a sign that the label is not what places an alloy
 # (Section 4 tests this). Their means, and the closest opposite-label pairs:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 points.set_index("formula").loc[["CoCrFeMo0.3Ni", "Al1Co0.5Cr1Fe1Mo0.5"], ["label", "z1", "z2"]]
 
-# %%
+# %% tags=["nbval-ignore-output"]
 pairs = latent.opposite_label_pairs(points[["z1", "z2"]], points["label"], points["formula"], pair_distance)
 print(f"{len(pairs)} pairs of opposite labels closer than {pair_distance} in z")
 pairs.head(8).round({"distance": 4})
@@ -265,7 +262,7 @@ plots.glue_figure("fig-families-released", plots.latent_by_elements(points, fami
 # How separate are the families? The mutual information between $z$ and
 # the family, against its ceiling, the entropy of the family:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 family_mi = latent.mutual_information(family_z, families["family"])
 record_released("released_mi_families", family_mi, tolerance=0.005)
 report.record("family_entropy", latent.entropy(families["family"]), kind="exact")
@@ -331,17 +328,17 @@ probe.round(3).to_frame()
 # as before). A decoder that had learnt the label would give alloys the
 # classifier calls single phase for $y = 1$ and multi phase for $y = 0$:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 designs = latent.grid_designs(released, grid_z1, grid_z2, grid_points)
 designs.round({"probability": 2}).pivot(index=["z1", "z2"], columns="y", values=["formula", "probability"])
 
-# %%
+# %% tags=["nbval-ignore-output"]
 consistent = designs.groupby("y")["consistent"].sum()
 record_released("released_grid_consistent_1", int(consistent[1.0]), tolerance=1)
 record_released("released_grid_consistent_0", int(consistent[0.0]), tolerance=1)
 record_released("released_grid_nearly_pure", int((designs.query("y == 1")["largest"] >= 80).sum()), tolerance=1)
 example = latent.design_at(designs, 0.05, -0.45, y=1)  # the paper's example point
-report.record("released_grid_example", example["formula"], kind="exact")  # a formula: compared as is
+report.record_decoded("released_grid_example", example["formula"])
 record_released("released_grid_example_p", example["probability"], tolerance=0.001)
 print(f"y = 1: {consistent[1.0]} of {grid_points ** 2} decoded alloys score above 0.5")
 print(f"y = 0: {grid_points ** 2 - consistent[0.0]} of {grid_points ** 2} score above 0.5")
@@ -360,7 +357,7 @@ print(f"y = 0: {grid_points ** 2 - consistent[0.0]} of {grid_points ** 2} score 
 # The grid is a small window. Over the whole plane, decoding with each
 # label and scoring the decoded (unrounded) composition:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 maps = [latent.probability_map(released, y, map_limit, map_points) for y in (1, 0)]
 grid_box = (tuple(grid_z1), tuple(grid_z2))
 plots.glue_figure("fig-decoder-released", plots.decoder_maps(maps, box=grid_box, points=points))

@@ -58,9 +58,12 @@ def test_round_trip_gives_identical_predictions(model, inputs, tmp_path):
     assert description["package_version"]
 
 
-def test_save_replaces_an_existing_checkpoint(model, tmp_path):
+def test_save_replaces_an_existing_checkpoint_only_when_asked(model, tmp_path):
     checkpoint.save(SSVAE(SSVAEConfig(hidden=(4,))), tmp_path / "ckpt")
-    checkpoint.save(model, tmp_path / "ckpt")
+    with pytest.raises(checkpoint.CheckpointError, match="already holds a checkpoint"):
+        checkpoint.save(model, tmp_path / "ckpt")
+    assert checkpoint.load(tmp_path / "ckpt").config.hidden == (4,)
+    checkpoint.save(model, tmp_path / "ckpt", overwrite=True)
     assert checkpoint.load(tmp_path / "ckpt").config.hidden == (12, 12)
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
 
@@ -175,7 +178,7 @@ def test_interrupted_overwrite_keeps_the_old_checkpoint(model, inputs, tmp_path,
     other = SSVAE(SSVAEConfig(hidden=(12, 12), alpha=3.0), model.feature_mean, model.feature_std)
     _fail_on_rename(monkeypatch, call)
     with pytest.raises(KeyboardInterrupt):
-        checkpoint.save(other, tmp_path / "ckpt")
+        checkpoint.save(other, tmp_path / "ckpt", overwrite=True)
     monkeypatch.undo()
     np.testing.assert_array_equal(checkpoint.load(tmp_path / "ckpt").predict_proba(e), model.predict_proba(e))
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]

@@ -22,7 +22,13 @@ from hea_dvae.model import SSVAEConfig
 from hea_dvae.train import TrainConfig, fit
 from synthetic import synthetic_alloys as make_alloys
 
-HEADER = "formula,p_single_phase,spread,k,vm,tm,vac,delta,delta_chi,delta_s_mix,delta_h_mix"
+HEADER = ("formula,p_single_phase,spread,outside_data,in_dataset,dataset_label,distance_to_data,nearest_formula,"
+          "k,vm,tm,vac,delta,delta_chi,delta_s_mix,delta_h_mix")
+
+
+def _table_lines(out: str) -> list[str]:
+    """The CSV lines of a command's output, without the '#' provenance lines above them."""
+    return [line for line in out.splitlines() if not line.startswith("#")]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -52,9 +58,10 @@ def test_predict_prints_csv_in_the_order_given(tiny_model_dir, capsys):
     formulas = ["CoCrFeNi", "Al0.5CoCrFeNi", "Fe1Ni1", "CoCrFeNi"]
     assert main(["predict", "--model", str(tiny_model_dir), *formulas]) == 0
     out = capsys.readouterr().out
-    lines = out.splitlines()
+    lines = _table_lines(out)
     assert lines[0] == HEADER
-    rows = list(csv.DictReader(io.StringIO(out)))
+    assert "# model_identity: " in out and "# units: k GPa" in out
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
     assert [row["formula"] for row in rows] == formulas  # exactly as typed, duplicates kept
 
     model = checkpoint.load(tiny_model_dir)
@@ -64,7 +71,7 @@ def test_predict_prints_csv_in_the_order_given(tiny_model_dir, capsys):
     p = np.array([float(row["p_single_phase"]) for row in rows])
     np.testing.assert_allclose(p, model.predict_proba(features), atol=1e-6)
     assert p[0] == p[3]
-    assert {row["spread"] for row in rows} == {"0.000000"}  # one model: no spread
+    assert {row["spread"] for row in rows} == {"NA"}  # one model: no spread
 
 
 @pytest.mark.needs_data
@@ -95,7 +102,7 @@ def test_default_model_is_the_zoo_ensemble(tiny_model_dir, monkeypatch, capsys):
     assert main(["predict", "CoCrFeNi", "NbMoTaW"]) == 0
     captured = capsys.readouterr()
     assert "two tiny members" in captured.err and ensemble.identity in captured.err
-    rows = list(csv.DictReader(io.StringIO(captured.out)))
+    rows = list(csv.DictReader(io.StringIO("\n".join(_table_lines(captured.out)))))
     e = featurize(np.stack([composition_vector("CoCrFeNi"), composition_vector("NbMoTaW")]))
     member_p = np.stack([m.predict_proba(e) for m in members])
     np.testing.assert_allclose([float(r["p_single_phase"]) for r in rows], member_p.mean(axis=0), atol=1e-6)
@@ -116,8 +123,8 @@ def test_python_dash_m(tiny_model_dir):
         capture_output=True, text=True, env=env, timeout=120,
     )
     assert good.returncode == 0, good.stderr
-    assert good.stdout.splitlines()[0] == HEADER
-    assert good.stdout.splitlines()[1].startswith("NbMoTaW,")
+    assert _table_lines(good.stdout)[0] == HEADER
+    assert _table_lines(good.stdout)[1].startswith("NbMoTaW,")
     bad = subprocess.run(
         [sys.executable, "-m", "hea_dvae", "predict", "--model", str(tiny_model_dir), "NbMoTaW", "Qq"],
         capture_output=True, text=True, env=env, timeout=120,
@@ -162,7 +169,7 @@ def test_fetch_refuses_an_unknown_file(capsys):
 
 
 def _predicted(out: str) -> pd.DataFrame:
-    return pd.read_csv(io.StringIO(out))
+    return pd.read_csv(io.StringIO(out), comment="#")
 
 
 @pytest.mark.needs_data
@@ -170,11 +177,11 @@ def _predicted(out: str) -> pd.DataFrame:
     "content",
     [
         "id,formula,note\n1,CoCrFeNi,a\n2,NbMoTaW,b\n3,Al0.5CoCrFeNi,c\n",  # the 'formula' column
-        "alloy,year\nCoCrFeNi,2004\nNbMoTaW,2010\nAl0.5CoCrFeNi,2005\n",  # else the first column
+        "Formula ,year\nCoCrFeNi,2004\nNbMoTaW,2010\nAl0.5CoCrFeNi,2005\n",  # any case, blanks around
         "# my alloys\nCoCrFeNi\n\nNbMoTaW\nAl0.5CoCrFeNi\n",  # one per line, comments and blanks skipped
         "formula\nCoCrFeNi\nNbMoTaW\nAl0.5CoCrFeNi\n",  # one per line under a header
     ],
-    ids=["formula-column", "first-column", "lines", "lines-with-header"],
+    ids=["formula-column", "formula-column-spelled-otherwise", "lines", "lines-with-header"],
 )
 def test_predict_reads_formulas_from_a_file(tiny_model_dir, tmp_path, capsys, content):
     path = tmp_path / "alloys.csv"

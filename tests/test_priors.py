@@ -310,3 +310,79 @@ def test_vec_verdict_changes_only_where_the_vec_table_changes():
     # The paper table inflates VEC: its changed verdicts can only move from
     # "FCC" towards the duplex band or BCC, never the other way.
     assert (paper.loc[changed, "vec"] > corrected.loc[changed, "vec"]).all()
+
+
+# --------------------------------------------------------------------------
+# A prior that reads compositions, the rules on the standard table
+
+
+def random_compositions(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, len(ELEMENTS)))
+    for row in x:
+        chosen = rng.choice(len(ELEMENTS), size=rng.integers(2, 7), replace=False)
+        row[chosen] = rng.dirichlet(np.ones(len(chosen)))
+    return x
+
+
+@pytest.mark.needs_data
+def test_composition_prior_is_the_feature_prior_on_standard_features():
+    labelled = data.paper_split()["labelled"]
+    x, labels = labelled[list(ELEMENTS)].to_numpy(), labelled["label"].to_numpy()
+    from_x = ExpertPrior.fit_compositions(x, labels)
+    from_e = ExpertPrior.fit(featurize(x, "standard"), labels)
+    assert from_x.table == "standard" and from_x.reads == "compositions" and from_e.reads == "features"
+    assert from_x.n_fitted == len(labels) == 864
+    np.testing.assert_allclose(from_x.weights, from_e.weights, rtol=1e-9, atol=1e-12)
+    assert from_x.intercept == pytest.approx(from_e.intercept, rel=1e-9)
+    dataset = data.load_dataset()
+    np.testing.assert_allclose(from_x.probability(dataset),
+                               from_e.probability(featurize(dataset[list(ELEMENTS)].to_numpy(), "standard")),
+                               rtol=1e-9)
+    # The table matters: the same alloys' corrected features give another fit.
+    assert ExpertPrior.fit_compositions(x, labels, table="corrected") != from_x
+
+
+@pytest.mark.needs_data
+def test_literature_composition_prior_formula():
+    x = random_compositions(50, seed=10)
+    expected = np.clip(expit(priors.margins(x, "standard", rules=priors.RULES).mean(axis=1).to_numpy()), 0.05, 0.95)
+    np.testing.assert_allclose(ExpertPrior(table="standard").probability(x), expected, rtol=1e-12)
+    five = ExpertPrior(table="standard", rules=priors.ALL_RULES)
+    assert five.weights == (0.2,) * 5
+    np.testing.assert_allclose(five.log_odds(x), priors.margins(x).mean(axis=1), rtol=1e-12)
+
+
+@pytest.mark.needs_data
+def test_composition_prior_refuses_features_and_feature_prior_refuses_wang():
+    with pytest.raises(ValueError, match=r"reads compositions \(n, 30\).*'standard'.*shape \(3, 8\)"):
+        ExpertPrior(table="standard").probability(np.zeros((3, 8)))
+    with pytest.raises(ValueError, match="wang2015 needs compositions"):
+        ExpertPrior(rules=priors.ALL_RULES)
+    with pytest.raises(ValueError, match="unknown element table 'nope'"):
+        ExpertPrior(table="nope")
+    with pytest.raises(ValueError, match=r"weights must be 5 non-negative"):
+        ExpertPrior(table="standard", rules=priors.ALL_RULES, weights=(1, 1, 1))
+
+
+@pytest.mark.needs_data
+def test_resolve_prior_with_compositions():
+    x = random_compositions(60, seed=11)
+    labels = (priors.margins(x, rules=("yang2012",))["yang2012"] > 0).astype(int).to_numpy()
+    fitted = resolve_prior("expert", labelled_compositions=x, labelled_labels=labels)
+    assert fitted == ExpertPrior.fit_compositions(x, labels) and fitted.table == "standard"
+    assert resolve_prior("expert", labelled_compositions=x, labelled_labels=labels, table="corrected").table == "corrected"
+    assert resolve_prior("expert", table="standard") == ExpertPrior(table="standard")
+    assert resolve_prior("expert-literature", labelled_compositions=x, labelled_labels=labels) == ExpertPrior(
+        table="standard")
+    flat = resolve_prior("flat", labelled_compositions=x, labelled_labels=labels)
+    np.testing.assert_array_equal(flat.probability(x), np.full(60, 0.5))  # a constant prior reads compositions too
+    assert fitted.to_dict()["table"] == "standard" and fitted.to_dict()["rules"] == list(priors.RULES)
+    with pytest.raises(ValueError, match="not both"):
+        resolve_prior("expert", labelled_features=np.zeros((60, 8)), labelled_compositions=x, labelled_labels=labels)
+    with pytest.raises(ValueError, match="a table applies to a prior that reads compositions"):
+        resolve_prior("expert", random_features(5, seed=12), np.arange(5) % 2, table="standard")
+    with pytest.raises(ValueError, match="both"):
+        resolve_prior("expert", labelled_compositions=x)
+    with pytest.raises(ValueError, match=r"features \(n, 8\) or compositions \(n, 30\)"):
+        ConstantPrior().probability(np.zeros((4, 7)))

@@ -19,6 +19,7 @@ from hea_dvae import screen as screen_module
 from hea_dvae.constraints import ConstraintError, Constraints
 from hea_dvae.elements import ELEMENTS, FEATURES, ElementTable
 from hea_dvae.features import featurize
+from hea_dvae.files import OutputError
 from hea_dvae.model import SSVAE, SSVAEConfig
 from hea_dvae.screen import (
     FAMILIES,
@@ -437,7 +438,7 @@ def test_bad_requests_raise_and_leave_no_file(scorer, tmp_path):
 def test_csv_is_written_atomically(reference, tmp_path):
     path = reference.to_csv(tmp_path / "top.csv")
     assert pd.read_csv(path, index_col="rank")["formula"].tolist() == reference.top["formula"].tolist()
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="missing"):
         reference.to_csv(tmp_path / "missing" / "top.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["top.csv"]
 

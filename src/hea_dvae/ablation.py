@@ -20,7 +20,7 @@ test alloys throughout), several seeds per fraction, and these models:
 ``random-forest``, ``logistic-regression``
     :func:`hea_dvae.baselines.sklearn_baselines`, fitted on the labelled alloys.
 ``rules``
-    The empirical rules alone (:func:`hea_dvae.priors.rules_classifier_scores`):
+    The empirical rules alone (:func:`hea_dvae.rules.rules_classifier_scores`):
     ROC AUC of the literature prior's log-odds, accuracy of the rules' verdict.
     Nothing is fitted, so every seed and fraction gives the same numbers.
 
@@ -51,7 +51,7 @@ from . import config, zoo
 from .baselines import sklearn_baselines
 from .data import TABLE2_LABELLED_SHARES, as_arrays, labelled_fraction_split, load_dataset, paper_split, with_table
 from .metrics import roc_auc_rows
-from .priors import rules_classifier_scores
+from .rules import rules_classifier_scores
 from .train import TrainConfig
 
 #: Models of the ablation, in display order.

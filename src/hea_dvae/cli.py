@@ -14,7 +14,11 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 EXIT_OK = 0
@@ -77,6 +81,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .metrics import evaluate
 
     config = _train_config(args)
+    # Before training: a destination that must not be replaced is found now, not after the work.
+    try:
+        checkpoint.check_destination(args.out, overwrite=args.force)
+    except checkpoint.CheckpointError as error:
+        raise BadInput(f"--out {error}") from None
     model, history, split = train_on_paper_split(config, seed=args.seed, progress=False if args.quiet else None)
     scores = {part: evaluate(model, split[part]) for part in ("validation", "test")}
     checkpoint.save(
@@ -92,8 +101,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "prior": history.attrs["prior"],
             "metrics": scores,
         },
+        files={"history.csv": history.to_csv(index=False)},
+        overwrite=args.force,
     )
-    history.to_csv(Path(args.out) / "history.csv", index=False)
     print(f"classifier kept from epoch {history.attrs['best_epoch']}, encoder/decoder from epoch "
           f"{history.attrs['best_vae_epoch']}, of {history.attrs['epochs_run']}; saved to {args.out}")
     names = ("accuracy", "auc", "brier", "mae_all", "mae_present", "element_set_recovered")
@@ -114,15 +124,25 @@ class Failure(RuntimeError):
 def read_formulas(source: str) -> list[tuple[str, str]]:
     """Formulas from a file (``-``: standard input), each with where it came from.
 
-    A CSV file (a header line with a comma) gives its ``formula`` column, or
-    its first column; any other file gives one formula per line. Blank lines
-    and lines starting with ``#`` are skipped.
+    A CSV file (its first line holds a comma) must start with a header line
+    naming a ``formula`` column, which is read; any other file gives one
+    formula per line (a first line ``formula`` is a header). Blank lines and
+    lines starting with ``#`` are skipped.
 
     Returns
     -------
     list of (formula, origin)
         ``origin`` is e.g. ``"alloys.csv line 3"``, for error messages.
+
+    Raises
+    ------
+    BadInput
+        An unreadable file, a file without formulas, or a CSV file whose
+        first line is not a header with a ``formula`` column (a header-less
+        CSV would silently lose its first alloy).
     """
+    from .compositions import quoted
+
     name = "standard input" if source == "-" else source
     try:
         if source == "-":
@@ -135,11 +155,15 @@ def read_formulas(source: str) -> list[tuple[str, str]]:
                 if line.strip() and not line.lstrip().startswith("#")]
     if not numbered:
         raise BadInput(f"input {name!r} holds no formula")
-    first = numbered[0][1]
+    first_number, first = numbered[0]
     if "," in first:
-        header = next(csv.reader([first]))
-        names = [h.strip().lower() for h in header]
-        column = names.index("formula") if "formula" in names else 0
+        names = [cell.strip().lower() for cell in next(csv.reader([first]))]
+        if "formula" not in names:
+            raise BadInput(
+                f"{name} line {first_number}: a CSV file must start with a header line naming a 'formula' "
+                f"column (e.g. 'formula,label'); its first line is {quoted(first)}"
+            )
+        column = names.index("formula")
         rows = []
         for n, line in numbered[1:]:
             cells = next(csv.reader([line]))
@@ -153,7 +177,7 @@ def read_formulas(source: str) -> list[tuple[str, str]]:
 
 def _parse_formulas(items: list[tuple[str, str | None]]):
     """Fractions of every formula; all bad ones are reported at once (BadInput)."""
-    from .features import composition_vector
+    from .compositions import composition_vector, quoted
 
     fractions, bad = [], []
     for formula, origin in items:
@@ -161,8 +185,8 @@ def _parse_formulas(items: list[tuple[str, str | None]]):
             fractions.append(composition_vector(formula))
         except ValueError as error:
             message = str(error)
-            if repr(formula) not in message:
-                message = f"invalid formula {formula!r}: {message}"
+            if quoted(formula) not in message:
+                message = f"invalid formula {quoted(formula)}: {message}"
             bad.append(f"{origin}: {message}" if origin else message)
     if bad:
         raise BadInput("\n".join(bad))
@@ -192,9 +216,15 @@ def load_predictor(model: str | None = None):
     return zoo.Ensemble([member], name=f"checkpoint {model}")
 
 
+#: Columns of ``hea-dvae predict`` from the data flags (:func:`hea_dvae.design.data_flags`).
+PREDICT_FLAGS = ("outside_data", "in_dataset", "dataset_label", "distance_to_data", "nearest_formula")
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
+    import pandas as pd
 
+    from . import design
     from .features import FEATURES
 
     items = [(formula, None) for formula in args.formulas]
@@ -202,16 +232,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         items += read_formulas(args.input)
     if not items:
         raise BadInput("give formulas, or --input FILE (a CSV with a 'formula' column, or one per line)")
-    fractions = _parse_formulas(items)
+    fractions = np.stack(_parse_formulas(items))
     predictor = load_predictor(args.model)
     _say(f"model: {predictor.name} (identity {predictor.identity})")
-    features = np.asarray(predictor.featurize(np.stack(fractions)), dtype=float)
-    probabilities = predictor.predict_proba(features)
-    spread = predictor.predict_spread(features)
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["formula", "p_single_phase", "spread", *FEATURES])
-    for (formula, _), p, s, row in zip(items, probabilities, spread, features):
-        writer.writerow([formula, f"{p:.6f}", f"{s:.6f}", *(f"{v:.10g}" for v in row)])
+    features = np.asarray(predictor.featurize(fractions), dtype=float)
+    frame = pd.DataFrame({"formula": [formula for formula, _ in items],
+                          "p_single_phase": predictor.predict_proba(features),
+                          "spread": predictor.predict_spread(features)})
+    frame = frame.join(design.data_flags(fractions)[list(PREDICT_FLAGS)])
+    frame = frame.join(pd.DataFrame(features, columns=list(FEATURES)))
+    design.stamp(frame, predictor, route="predict")
+    sys.stdout.write(design.csv_text(frame))
     return EXIT_OK
 
 
@@ -250,30 +281,42 @@ def _constraints_from(args: argparse.Namespace):
     return Constraints.from_file(args.constraints).updated(flags)
 
 
-def _finish_design(frame, predictor, args: argparse.Namespace, evidence: bool = True) -> int:
-    """Add the evidence (and recipe) to a design result and write it as CSV."""
+def _finish_design(frame, predictor, args: argparse.Namespace, evidence: bool = True, trajectory=None) -> int:
+    """Add the evidence (and recipe) to a design result and write it as CSV.
+
+    With ``trajectory`` (a frame) it is written to ``--trajectory`` in the
+    same all-or-none write as ``--out``.
+    """
     from . import design
     from .features import ELEMENTS
+    from .files import write_files
 
     if evidence:
         frame = design.with_evidence(frame, predictor, batch_grams=args.batch_grams)
     shown = [c for c in frame.columns if c not in ELEMENTS]
-    design.write_csv(frame, args.out, columns=shown)
+    outputs = {}
     if args.out is not None:
+        outputs[args.out] = design.csv_text(frame, columns=shown)
+    if trajectory is not None:
+        outputs[args.trajectory] = design.csv_text(trajectory)
+    write_files(outputs)
+    if args.out is None:
+        sys.stdout.write(design.csv_text(frame, columns=shown))
+    else:
         _say(f"wrote {len(frame)} alloys to {args.out}")
     return EXIT_OK
 
 
 def _check_output_options(args: argparse.Namespace) -> None:
-    """Refuse a batch mass or an output folder that would fail after the work is done."""
+    """Refuse a batch mass or an output path that would fail after the work is done."""
+    from .files import OutputError, check_outputs
+
     if args.batch_grams is not None and not (args.batch_grams > 0 and math.isfinite(args.batch_grams)):
         raise BadInput(f"--batch-grams must be a positive mass in grams, got {args.batch_grams:g}")
-    for name in ("out", "trajectory", "resume"):
-        path = getattr(args, name, None)
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            raise BadInput(f"--{name} {path}: folder {Path(path).resolve().parent} does not exist")
-        if path is not None and Path(path).is_dir():
-            raise BadInput(f"--{name} {path} is a folder; give a file name")
+    try:
+        check_outputs({f"--{name}": getattr(args, name, None) for name in ("out", "trajectory", "resume")})
+    except OutputError as error:
+        raise BadInput(str(error)) from None
 
 
 def _check_target(value: float) -> float:
@@ -318,10 +361,8 @@ def _cmd_design_invert(args: argparse.Namespace) -> int:
     else:
         result = design.invert_gradient(args.seed, predictor, target=target, constraints=constraints,
                                         distance_weight=args.distance_weight, steps=args.steps)
-    status = _finish_design(result.final, predictor, args)
-    if args.trajectory is not None:
-        design.write_csv(result.trajectory, args.trajectory)
-    return status
+    trajectory = result.trajectory if args.trajectory is not None else None
+    return _finish_design(result.final, predictor, args, trajectory=trajectory)
 
 
 #: Summary entries of a screen written as ``#`` lines above its CSV (beside ``alloys``).
@@ -402,40 +443,97 @@ def _constraint_options(parser: argparse.ArgumentParser, screen: bool = False) -
     if not screen:
         group.add_argument("--n-elements", type=int, help="exact number of elements")
     group.add_argument("--max-elements", type=int, help="largest number of elements")
-    group.add_argument("--min-fraction", type=float, help="smallest amount of a present element (fraction, e.g. 0.05)")
-    group.add_argument("--max-fraction", type=float, help="largest amount of any element (fraction)")
-    group.add_argument("--step", type=float, help="composition grid / rounding step (fraction; 0.01 = 1 at.%%)")
+    group.add_argument("--min-fraction", type=finite, help="smallest amount of a present element (fraction, e.g. 0.05)")
+    group.add_argument("--max-fraction", type=finite, help="largest amount of any element (fraction)")
+    group.add_argument("--step", type=finite, help="composition grid / rounding step (fraction; 0.01 = 1 at.%%)")
     group.add_argument("--constraints", metavar="FILE", help="constraints file (YAML or TOML)")
 
 
 def _design_output_options(parser: argparse.ArgumentParser) -> None:
     _model_option(parser)
     parser.add_argument("--out", metavar="FILE", help="write the CSV to FILE (default: standard output)")
-    parser.add_argument("--batch-grams", type=float, metavar="G",
+    parser.add_argument("--batch-grams", type=finite, metavar="G",
                         help="add a recipe: grams of each element for a batch of G grams")
+
+
+def finite(text: str) -> float:
+    """An argparse type: a finite number (``nan`` and ``inf`` are refused with the option's name)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, reading ``-1e-3`` and ``-.5e2`` as negative numbers (its default reads ``-1.5`` only)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
+
+
+EPILOG = """\
+output:
+  CSV on standard output (or --out FILE), with '#' lines above the table naming
+  the model, its identity digest, the parameters and the units; read it with
+  pandas.read_csv(FILE, comment="#"). Units of the features: k (bulk modulus)
+  GPa, vm (molar volume) cm3/mol, tm (melting point) K, vac (valence-electron
+  concentration) electrons per atom, delta (size mismatch) %, delta_chi
+  (electronegativity difference, Pauling scale) dimensionless, delta_s_mix J/(mol K),
+  delta_h_mix kJ/mol; compositions and distances in at.%. spread is NA for a
+  single model (no members to disagree).
+
+exit status:
+  0 success, 2 bad input (nothing written), 1 other errors,
+  128 + signal number when interrupted (Ctrl-C, SIGTERM, SIGHUP).
+
+environment:
+  HEA_DVAE_DATA_DIR   folder holding the authors' data files (no download when
+                      they match their SHA-256 digests; use it offline)
+  HEA_DVAE_DATA_URL   mirror to download the data files from
+  HEA_DVAE_CACHE_DIR  folder of trained models (default data/models in a
+                      checkout, else ~/.cache/hea-dvae/models)
+  HEA_DVAE_PROGRESS   0 hides progress bars
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; one subparser per subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hea-dvae",
         description="Semi-supervised VAE for high-entropy alloys (Zeng, Khan & Post).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    from .config import DATA_FILES, UPSTREAM_COMMIT, UPSTREAM_REPOSITORY
+
     fetch = commands.add_parser(
-        "fetch", help="download (or verify) the pinned upstream data files; see HEA_DVAE_DATA_DIR"
+        "fetch", help="download (or verify) the pinned upstream data files; see HEA_DVAE_DATA_DIR",
+        description=f"Download the authors' data files from {UPSTREAM_REPOSITORY} at commit "
+        f"{UPSTREAM_COMMIT[:12]} into the data folder, or verify the copies there (SHA-256). "
+        f"The files: {', '.join(DATA_FILES)}. Offline, put them in a folder and point "
+        "HEA_DVAE_DATA_DIR at it.",
     )
     fetch.add_argument("files", nargs="*", metavar="FILE", help="file names (default: all)")
     fetch.set_defaults(handler=_cmd_fetch)
 
     train = commands.add_parser("train", help="train on the paper split and save a checkpoint")
-    train.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
+    train.add_argument("--out", required=True, type=Path,
+                       help="checkpoint folder to write: new or empty (a folder holding other files is refused)")
+    train.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
     train.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default 42)")
     train.add_argument("--epochs", type=int, help="maximum number of epochs")
     train.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    train.add_argument("--lr", type=float, help="Adam learning rate")
-    train.add_argument("--alpha", type=float, help="weight of the supervised classification loss")
+    train.add_argument("--lr", type=finite, help="Adam learning rate")
+    train.add_argument("--alpha", type=finite, help="weight of the supervised classification loss")
     train.add_argument("--z-dim", type=int, help="latent dimension")
     train.add_argument("--table", choices=("paper", "corrected"), default="paper",
                        help="element table of the features (default: paper)")
@@ -499,9 +597,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Decode z with the label y through p(x|y,z) of the model's first member, "
         "round to whole at.% (or onto the constraints) and score with the whole model.",
     )
-    latent.add_argument("--z", nargs="+", type=float, required=True, metavar="Z",
+    latent.add_argument("--z", nargs="+", type=finite, required=True, metavar="Z",
                         help="latent vector(s), z_dim numbers each, e.g. --z 0 -0.8")
-    latent.add_argument("--y", nargs="+", type=float, default=[0.9], metavar="Y",
+    latent.add_argument("--y", nargs="+", type=finite, default=[0.9], metavar="Y",
                         help="label(s) fed to the decoder, in [0, 1] (default 0.9)")
     _constraint_options(latent)
     _design_output_options(latent)
@@ -515,13 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
         "within the constraints.",
     )
     invert.add_argument("--seed", nargs="+", required=True, metavar="FORMULA", help="starting alloy(s)")
-    invert.add_argument("--target", type=float, default=0.9, help="target p(single phase), in (0, 1) (default 0.9)")
+    invert.add_argument("--target", type=finite, default=0.9, help="target p(single phase), in (0, 1) (default 0.9)")
     invert.add_argument("--method", choices=("flip", "gradient"), default="gradient",
                         help="flip (the paper's loop) or gradient (default)")
     invert.add_argument("--max-steps", type=int, default=10, help="flip: most decoding steps (default 10)")
     invert.add_argument("--label", choices=("probability", "hard"), default="probability",
                         help="flip: the encoder sees the probability (the paper) or the hard label")
-    invert.add_argument("--distance-weight", type=float, default=0.3,
+    invert.add_argument("--distance-weight", type=finite, default=0.3,
                         help="gradient: price of moving away from the seed (default 0.3)")
     invert.add_argument("--steps", type=int, default=300, help="gradient: optimisation steps (default 300)")
     invert.add_argument("--trajectory", metavar="FILE", help="also write every step to FILE (CSV)")
@@ -532,11 +630,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """A termination signal (SIGTERM, SIGHUP), raised like Ctrl-C so that work in progress is saved."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _signals_interrupt():
+    """Within the block, SIGTERM and SIGHUP stop the command as Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _interrupted_message(args: argparse.Namespace, error: KeyboardInterrupt) -> str:
+    name = signal.Signals(error.signum).name if isinstance(error, Interrupted) else "Ctrl-C"
+    resume = getattr(args, "resume", None)
+    if resume is not None and Path(resume).is_file():
+        return (f"interrupted ({name}); progress saved to {resume}: rerun the same command to continue "
+                "where it stopped")
+    if getattr(args, "route", None) == "screen":
+        return f"interrupted ({name}); nothing saved (give --resume FILE to make a long screen resumable)"
+    return f"interrupted ({name}); nothing was written"
+
+
 def main(argv=None) -> int:
     """Entry point of the ``hea-dvae`` console script; returns the exit status.
 
     0 on success, 2 for bad input (a formula, an element, a parameter, a
-    file), 1 for any other error; the message goes to standard error.
+    file), 1 for any other error, 128 + the signal number when interrupted
+    (Ctrl-C, SIGTERM, SIGHUP; a resumable screen saves its state first); the
+    message goes to standard error.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -544,7 +681,8 @@ def main(argv=None) -> int:
         (getattr(args, "parser", None) or parser).print_help(sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        return args.handler(args)
+        with _signals_interrupt():
+            return args.handler(args)
     except BadInput as error:
         for line in str(error).splitlines():
             _error(line)
@@ -556,9 +694,12 @@ def main(argv=None) -> int:
         # Raised while checking what the user gave (constraints, grids, formulas).
         _error(str(error))
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        _error("interrupted")
-        return EXIT_ERROR
+    except KeyboardInterrupt as error:
+        _error(_interrupted_message(args, error))
+        return 128 + (error.signum if isinstance(error, Interrupted) else signal.SIGINT)
     except Exception as error:  # noqa: BLE001 - a command line reports, it does not crash
-        _error(f"{type(error).__name__}: {error}")
+        from .upstream import DataUnavailableError
+
+        # Our own errors say what to do; anything else is named by its type.
+        _error(str(error) if isinstance(error, DataUnavailableError) else f"{type(error).__name__}: {error}")
         return EXIT_ERROR

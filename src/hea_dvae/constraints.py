@@ -72,6 +72,36 @@ class ConstraintError(ValueError):
     """A constraint specification that is malformed, contradictory or admits no alloy."""
 
 
+#: Longest constraint file read (characters); a real one is a few hundred.
+MAX_FILE_CHARACTERS = 100_000
+
+
+class _ConstraintLoader(yaml.SafeLoader):
+    """YAML as constraint files need it: element symbols stay text, no aliases.
+
+    YAML 1.1 reads ``NO``, ``Y``, ``on`` and ``off`` as booleans, so
+    ``elements: [NO]`` would become ``[False]``; here only ``true`` and
+    ``false`` are booleans (as in YAML 1.2). Aliases are refused: a file of
+    nested aliases ("billion laughs") would expand without bound.
+    """
+
+    yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise ConstraintError(f"YAML aliases (*{event.anchor}) are not allowed in a constraint file "
+                                  f"(line {event.start_mark.line + 1})")
+        return super().compose_node(parent, index)
+
+
+_ConstraintLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
 def _symbols(name: str, value) -> tuple[str, ...]:
     """Symbols in :data:`ELEMENTS` order, from a list or a string like ``"Fe Ni,Co"``."""
     if value is None:
@@ -534,8 +564,10 @@ class Constraints:
         except (OSError, UnicodeDecodeError) as error:
             reason = getattr(error, "strerror", None) or error
             raise ConstraintError(f"cannot read constraint file {path}: {reason}") from None
+        if len(text) > MAX_FILE_CHARACTERS:
+            raise ConstraintError(f"{path} holds {len(text):,} characters: too long for a constraint file")
         try:
-            content = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
+            content = tomllib.loads(text) if suffix == ".toml" else yaml.load(text, Loader=_ConstraintLoader)
         except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
             raise ConstraintError(f"{path}: cannot parse: {error}") from None
         return cls.from_mapping(content or {}, source=str(path))

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -47,7 +45,8 @@ from . import priors
 from .config import show_progress
 from .constraints import Constraints
 from .data import load_dataset
-from .features import ELEMENTS, composition_vector, featurize
+from .features import ELEMENTS, FEATURE_UNITS, composition_vector, featurize
+from .files import write_file
 
 #: Two compositions closer than this (at.%, see :func:`composition_distance`)
 #: are the same alloy: rounding a formula to whole at.% moves it less.
@@ -61,6 +60,10 @@ OUTSIDE_QUANTILE = 0.9
 #: Table of the features behind the empirical rules: the corrected one, whose
 #: VEC counts s + d electrons (the paper table's VEC is wrong for 9 elements).
 RULES_TABLE = "corrected"
+
+#: A design succeeds only as an alloy: a pure element reaching the target is
+#: not a design (the data hold no pure element, so the model never saw one).
+MIN_ALLOY_ELEMENTS = 2
 
 #: Rounding step of designed compositions when the constraints set none (1 at.%).
 DEFAULT_STEP = 0.01
@@ -449,8 +452,14 @@ def _plain(value):
     return value
 
 
+#: What the columns of every design or prediction table measure, written above it.
+UNITS_LINE = ("# units: " + ", ".join(f"{name} {unit or 'dimensionless'}" for name, unit in FEATURE_UNITS.items())
+              + "; p_single_phase and spread probabilities (spread NA: one model, no spread); "
+              "distances and compositions at.%")
+
+
 def provenance_lines(frame: pd.DataFrame) -> list[str]:
-    """The ``attrs`` of a design result as ``# key: value`` lines (values other than text as JSON)."""
+    """The ``attrs`` of a design result as ``# key: value`` lines (values other than text as JSON), then the units."""
     lines = []
     for key in ("model", "model_identity"):
         if key in frame.attrs:
@@ -460,33 +469,35 @@ def provenance_lines(frame: pd.DataFrame) -> list[str]:
             continue
         text = value if isinstance(value, str) else json.dumps(value, default=str)
         lines.append(f"# {key}: {text}")
+    if lines:
+        lines.append(UNITS_LINE)
     return lines
 
 
-def write_csv(frame: pd.DataFrame, destination=None, columns=None, float_format: str = "%.10g") -> None:
-    """Write a design result as CSV, its provenance first as ``#`` comment lines.
+def csv_text(frame: pd.DataFrame, columns=None, float_format: str = "%.10g") -> str:
+    """A design result as CSV text, its provenance first as ``#`` comment lines.
 
-    ``destination`` is a path (written to a temporary file in the same
-    folder, then renamed: an error never leaves a partial file), a text
-    stream, or None for standard output. Read it back with
-    ``pandas.read_csv(path, comment="#")``.
+    Missing values (a one-member model's spread, say) are written ``NA``.
     """
     table = frame if columns is None else frame[list(columns)]
     text = "\n".join(provenance_lines(frame))
-    body = table.to_csv(index=False, float_format=float_format, lineterminator="\n")
-    content = (text + "\n" if text else "") + body
+    body = table.to_csv(index=False, float_format=float_format, lineterminator="\n", na_rep="NA")
+    return (text + "\n" if text else "") + body
+
+
+def write_csv(frame: pd.DataFrame, destination=None, columns=None, float_format: str = "%.10g") -> None:
+    """Write a design result as CSV (see :func:`csv_text`).
+
+    ``destination`` is a path (written atomically by
+    :func:`hea_dvae.files.write_file`: an error never leaves a partial
+    file), a text stream, or None for standard output. Read it back with
+    ``pandas.read_csv(path, comment="#")``.
+    """
+    content = csv_text(frame, columns, float_format)
     if destination is None or hasattr(destination, "write"):
         (destination or sys.stdout).write(content)
         return
-    path = Path(destination)
-    handle, staging = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            stream.write(content)
-        os.replace(staging, path)
-    except BaseException:
-        Path(staging).unlink(missing_ok=True)
-        raise
+    write_file(destination, content)
 
 
 def _candidates(x: np.ndarray, formulas, predictor, **columns) -> pd.DataFrame:
@@ -573,7 +584,7 @@ class Inversion:
         the 30 fractions (the gradient route records the unrounded path).
     final : DataFrame
         One row per seed: the rounded, checked, re-scored final alloy, with
-        ``success`` (p >= target), ``distance``, ``n_elements``,
+        ``success`` (p >= target, and an alloy of at least two elements), ``distance``, ``n_elements``,
         ``admitted`` (all constraints hold) and ``steps``.
     """
 
@@ -669,8 +680,10 @@ def invert_flip(
 
 def _finish(final: pd.DataFrame, target: float, constraints) -> pd.DataFrame:
     x = final[list(ELEMENTS)].to_numpy(dtype=float)
-    final.insert(final.columns.get_loc("distance") + 1, "n_elements", (x > 0).sum(axis=1))
-    final.insert(final.columns.get_loc("p_single_phase"), "success", final["p_single_phase"] >= target)
+    sizes = (x > 0).sum(axis=1)
+    final.insert(final.columns.get_loc("distance") + 1, "n_elements", sizes)
+    final.insert(final.columns.get_loc("p_single_phase"), "success",
+                 (final["p_single_phase"] >= target) & (sizes >= MIN_ALLOY_ELEMENTS))
     final.insert(final.columns.get_loc("n_elements") + 1, "admitted", admitted(x, constraints))
     return final
 
@@ -888,6 +901,8 @@ class Reference:
         A candidate farther than this (at.%) from every alloy is outside the
         data: the :data:`OUTSIDE_QUANTILE` quantile of each alloy's distance
         to its nearest other alloy (leave-one-out).
+    sizes : tuple of int
+        Fewest and most elements of an alloy of the data.
     """
 
     formulas: np.ndarray
@@ -895,6 +910,7 @@ class Reference:
     labels: np.ndarray
     pairs_seen: np.ndarray
     outside_at_pct: float
+    sizes: tuple[int, int]
 
 
 def reference_from(data: pd.DataFrame) -> Reference:
@@ -912,6 +928,7 @@ def reference_from(data: pd.DataFrame) -> Reference:
         labels=data["label"].to_numpy(dtype=int),
         pairs_seen=(present.T @ present) > 0,
         outside_at_pct=float(np.quantile(nearest, OUTSIDE_QUANTILE)),
+        sizes=(int(present.sum(axis=1).min()), int(present.sum(axis=1).max())),
     )
 
 
@@ -967,7 +984,42 @@ def evidence(frame_or_fractions, predictor, reference: Reference | None = None, 
     rules = rules.add_prefix("rules_")
     rules.index = index
     out = out.join(rules)
+    flags = data_flags(x, reference, neighbours)
+    flags.index = index
+    out = out.join(flags)
+    out.attrs["outside_at_pct"] = reference.outside_at_pct
+    return out
 
+
+def data_flags(fractions, reference: Reference | None = None, neighbours: int = 3) -> pd.DataFrame:
+    """Where alloys stand with respect to the data a model was trained on, one row per alloy.
+
+    Parameters
+    ----------
+    fractions : array-like (n, 30)
+    reference : Reference, optional
+        Default :func:`dataset_reference`.
+    neighbours : int
+        Nearest alloys listed in ``nearest``.
+
+    Returns
+    -------
+    DataFrame (index 0..n-1)
+        ``nearest`` (text: formula, label and distance of the nearest
+        alloys), ``nearest_formula``, ``nearest_label``,
+        ``distance_to_data`` (at.%, :func:`composition_distance`);
+        ``unseen_pairs`` (element pairs that never occur together in the
+        data) and ``n_unseen_pairs``; ``outside_data``: farther than the
+        reference's threshold, any unseen pair, or a number of elements no
+        alloy of the data has (a pure element: the data hold none);
+        ``in_dataset`` (within :data:`SAME_ALLOY_AT_PCT` of a dataset alloy)
+        and ``dataset_label`` (its label, else missing).
+    """
+    reference = dataset_reference() if reference is None else reference
+    x = np.atleast_2d(np.asarray(fractions, dtype=float))
+    out = pd.DataFrame(index=pd.RangeIndex(len(x)))
+    if not len(x):
+        return out
     distances = composition_distance(x, reference.fractions)
     order = np.argsort(distances, axis=1, kind="stable")[:, :neighbours]
     nearest_d = np.take_along_axis(distances, order, axis=1)
@@ -987,11 +1039,13 @@ def evidence(frame_or_fractions, predictor, reference: Reference | None = None, 
                        if not reference.pairs_seen[i, j]])
     out["unseen_pairs"] = [" ".join(pairs) for pairs in unseen]
     out["n_unseen_pairs"] = [len(pairs) for pairs in unseen]
-    out["outside_data"] = (out["distance_to_data"] > reference.outside_at_pct) | (out["n_unseen_pairs"] > 0)
+    sizes = (x > 0).sum(axis=1)
+    size_unseen = (sizes < reference.sizes[0]) | (sizes > reference.sizes[1])
+    out["outside_data"] = (out["distance_to_data"] > reference.outside_at_pct) | (out["n_unseen_pairs"] > 0) \
+        | size_unseen
     out["in_dataset"] = out["distance_to_data"] <= SAME_ALLOY_AT_PCT
     out["dataset_label"] = pd.array(np.where(out["in_dataset"], out["nearest_label"], 0), dtype="Int64")
     out.loc[~out["in_dataset"], "dataset_label"] = pd.NA
-    out.attrs["outside_at_pct"] = reference.outside_at_pct
     return out
 
 

@@ -1,15 +1,28 @@
 """The 30 elements, the 8 features, and the element tables the features are computed from.
 
-Two tables exist: ``"paper"`` (the authors', read from their pickles, which
-reproduces the published features) and ``"corrected"`` (standard values from
-pymatgen, with VEC counted as s + d electrons; see :func:`table_differences`).
+Three tables exist:
+
+``"paper"``
+    The authors', read from their pickles; reproduces the published features.
+``"corrected"``
+    Element data from pymatgen, with VEC counted as s + d electrons (see
+    :func:`table_differences`); radii and mixing enthalpies as in ``"paper"``.
+``"standard"``
+    The quantities the empirical rules of solid-solution formation were
+    calibrated on (:func:`get_table`): the atomic radii of Guo & Liu (2011,
+    Table 1) and the Miedema mixing enthalpies of Takeuchi & Inoue (2005),
+    with ``"corrected"``'s other values. Its size mismatch and mixing
+    enthalpy are those of the literature (CoCrFeMnNi: 3.27 % and
+    -4.16 kJ/mol).
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -50,7 +63,11 @@ ENTROPY_EPS = float(np.finfo(np.float32).eps)
 #: Per-element properties an element table holds.
 PROPERTIES: tuple[str, ...] = ("k", "vm", "tm", "vac", "ar", "chi")
 
-TABLES: tuple[str, ...] = ("paper", "corrected")
+TABLES: tuple[str, ...] = ("paper", "corrected", "standard")
+
+#: Folder of the vendored data of the ``"standard"`` table (sources and
+#: licenses in its ``NOTICE.txt`` and in each file's header).
+STANDARD_DATA = "element_data"
 
 # --------------------------------------------------------------------------
 # Element tables
@@ -63,9 +80,12 @@ class ElementTable:
     Attributes
     ----------
     name : str
-        ``"paper"`` or ``"corrected"``.
+        ``"paper"``, ``"corrected"`` or ``"standard"``.
     properties : dict
-        property -> array (30,), for :data:`PROPERTIES` (``ar`` in pm).
+        property -> array (30,), for :data:`PROPERTIES` (``ar`` in pm) and
+        any extra property a table holds (``"standard"``: ``chi_allen``,
+        Allen's electronegativity as a configuration energy in eV). The
+        featurizer reads :data:`PROPERTIES` only.
     enthalpy : numpy.ndarray
         (30, 30) symmetric binary mixing enthalpies in kJ/mol, zero diagonal.
     notes : tuple
@@ -77,9 +97,15 @@ class ElementTable:
     enthalpy: np.ndarray
     notes: tuple = field(default=())
 
-    def frame(self) -> pd.DataFrame:
-        """Properties as a DataFrame indexed by element."""
-        return pd.DataFrame(self.properties, index=list(ELEMENTS))[list(PROPERTIES)]
+    def frame(self, extra: bool = False) -> pd.DataFrame:
+        """Properties as a DataFrame indexed by element.
+
+        ``extra=True`` adds the table's properties beyond :data:`PROPERTIES`.
+        """
+        columns = list(PROPERTIES)
+        if extra:
+            columns += [p for p in self.properties if p not in PROPERTIES]
+        return pd.DataFrame(self.properties, index=list(ELEMENTS))[columns]
 
 
 def _table_from_upstream(elements: dict, enthalpies: dict) -> ElementTable:
@@ -130,19 +156,115 @@ def _corrected_from(paper: ElementTable) -> ElementTable:
     return ElementTable("corrected", properties, paper.enthalpy.copy(), tuple(notes))
 
 
+def _read_vendored(filename: str) -> pd.DataFrame:
+    with resources.files(__package__).joinpath(STANDARD_DATA, filename).open("r", encoding="utf-8") as handle:
+        return pd.read_csv(handle, comment="#")
+
+
+def standard_radii_and_allen() -> pd.DataFrame:
+    """Radii (pm) of Guo & Liu (2011) and Allen electronegativities (eV), indexed by element.
+
+    Read from the vendored ``element_data/standard_elements.csv``; see
+    :func:`get_table` for the sources.
+    """
+    frame = _read_vendored("standard_elements.csv").set_index("symbol")
+    missing = [s for s in ELEMENTS if s not in frame.index]
+    if missing:
+        raise ValueError(f"standard_elements.csv lacks the elements {missing}")
+    return frame.loc[list(ELEMENTS)]
+
+
+def takeuchi_inoue_enthalpies() -> np.ndarray:
+    """The (30, 30) symmetric matrix of Takeuchi & Inoue (2005) mixing enthalpies, kJ/mol.
+
+    Read from the vendored ``element_data/takeuchi_inoue_2005.csv`` (one row
+    per pair of :data:`ELEMENTS`, 435 rows); zero diagonal.
+
+    Raises
+    ------
+    ValueError
+        A pair is missing, repeated or names an element outside the 30.
+    """
+    rows = _read_vendored("takeuchi_inoue_2005.csv")
+    index = {symbol: i for i, symbol in enumerate(ELEMENTS)}
+    enthalpy = np.full((len(ELEMENTS), len(ELEMENTS)), np.nan)
+    np.fill_diagonal(enthalpy, 0.0)
+    for a, b, h in rows.itertuples(index=False):
+        if a not in index or b not in index or a == b:
+            raise ValueError(f"takeuchi_inoue_2005.csv: pair {a}-{b} is not a pair of two of the 30 elements")
+        if not np.isnan(enthalpy[index[a], index[b]]):
+            raise ValueError(f"takeuchi_inoue_2005.csv: pair {a}-{b} appears twice")
+        enthalpy[index[a], index[b]] = enthalpy[index[b], index[a]] = float(h)
+    missing = [f"{ELEMENTS[i]}-{ELEMENTS[j]}" for i, j in itertools.combinations(range(len(ELEMENTS)), 2)
+               if np.isnan(enthalpy[i, j])]
+    if missing:
+        raise ValueError(f"takeuchi_inoue_2005.csv lacks {len(missing)} pair(s): {missing[:5]}")
+    return enthalpy
+
+
+def _standard_from(corrected: ElementTable) -> ElementTable:
+    vendored = standard_radii_and_allen()
+    properties = {p: v.copy() for p, v in corrected.properties.items()}
+    properties["ar"] = vendored["radius_pm"].to_numpy(dtype=float)
+    properties["chi_allen"] = vendored["allen_ev"].to_numpy(dtype=float)
+    notes = (
+        "ar: atomic radii of Guo & Liu (2011), Prog. Nat. Sci.: Mater. Int. 21, 433, Table 1 (pm)",
+        "enthalpy: Takeuchi & Inoue (2005), Mater. Trans. 46, 2817 (Miedema model), via matminer 0.10.1",
+        "chi_allen: Allen electronegativity (configuration energy, eV), via mendeleev 1.3.0",
+        "tm, vm, chi (Pauling), k: pymatgen, as in 'corrected'; vac: s + d electrons",
+    ) + corrected.notes
+    return ElementTable("standard", properties, takeuchi_inoue_enthalpies(), notes)
+
+
 @lru_cache(maxsize=None)
 def get_table(name: str = "paper") -> ElementTable:
-    """The element table called ``name`` (``"paper"`` or ``"corrected"``).
+    r"""The element table called ``name``: ``"paper"``, ``"corrected"`` or ``"standard"``.
 
-    ``"paper"`` is read from the authors' pickles; ``"corrected"`` takes
-    ``tm``, ``vm``, ``chi``, ``k`` and ``ar`` from pymatgen's element data
-    (upstream value kept where pymatgen has none: bulk modulus of Zr and Os),
-    VEC from :func:`standard_vec`, and the upstream mixing enthalpies.
+    ``"paper"`` is read from the authors' pickles. ``"corrected"`` takes
+    ``tm``, ``vm``, ``chi`` (Pauling), ``k`` and ``ar`` from pymatgen's
+    element data (upstream value kept where pymatgen has none: bulk modulus
+    of Zr, 91 GPa, and Os, 373 GPa), VEC from :func:`standard_vec`, and the
+    upstream mixing enthalpies.
+
+    ``"standard"`` is ``"corrected"`` with the two quantities the empirical
+    rules depend on replaced by those the rules were calibrated on:
+
+    * ``ar``: the atomic radii of Guo & Liu (2011, Table 1), in pm: Al 143.2,
+      Fe 124.1, Ni 124.6, Mn 135.0. These reproduce the published size
+      mismatch of Zhang et al. (2008), Guo et al. (2011) and Yang & Zhang
+      (2012), whose :math:`\delta \le 6.6\,\%` bound was drawn with them
+      (CoCrFeMnNi 3.27 %). pymatgen's ``atomic_radius`` (Slater's empirical
+      radii, Al 125 pm) gives 1.78 % for CoCrFeMnNi; its ``metallic_radius``
+      (12-coordinate metallic radii, Mn 127 pm) gives 1.12 %, and has none
+      for Si and Sn: neither is the quantity of the rules.
+    * the mixing enthalpies: the Miedema values of Takeuchi & Inoue (2005)
+      for the 435 pairs of the 30 elements (Al-Ni -22, Cr-Ni -7 kJ/mol),
+      behind the :math:`\Omega \ge 1.1` and :math:`-15 \le \Delta H \le 5`
+      kJ/mol windows (CoCrFeMnNi -4.16 kJ/mol).
+
+    It also holds an extra property, ``chi_allen``: Allen's electronegativity
+    as a configuration energy in eV (Mann, Meek & Allen 2000), which the
+    featurizer does not read.
+
+    References
+    ----------
+    S. Guo, C.T. Liu, Prog. Nat. Sci.: Mater. Int. 21 (2011) 433-446, Table 1.
+    A. Takeuchi, A. Inoue, Mater. Trans. 46 (2005) 2817-2829.
+    J.B. Mann, T.L. Meek, L.C. Allen, J. Am. Chem. Soc. 122 (2000) 2780;
+    J.B. Mann et al., J. Am. Chem. Soc. 122 (2000) 5132.
+
+    Raises
+    ------
+    ValueError
+        An unknown name.
     """
     if name not in TABLES:
         raise ValueError(f"unknown element table {name!r}; choose one of {TABLES}")
     paper = _table_from_upstream(*read_upstream_tables())
-    return paper if name == "paper" else _corrected_from(paper)
+    if name == "paper":
+        return paper
+    corrected = _corrected_from(paper)
+    return corrected if name == "corrected" else _standard_from(corrected)
 
 
 def table_differences(

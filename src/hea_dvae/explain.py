@@ -14,7 +14,7 @@ the prediction minus the base value (the mean output over the background).
 
 The rest summarises explanations (:func:`mean_abs_shap`,
 :func:`importance_table`, :func:`pairwise_kendall`) and holds the model
-against the empirical rules of :func:`hea_dvae.priors.rules_verdict`
+against the empirical rules of :func:`hea_dvae.rules.rules_verdict`
 (:func:`rules_versus_model`, :func:`agreement_with_rules`).
 
 Every function takes the model (an SSVAE or an ensemble: anything with a
@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from .config import show_progress
 from .features import ELEMENTS, FEATURES
-from .priors import rules_verdict
+from .rules import rules_verdict
 
 #: What a Shapley value can explain: q(y=1|e), or its log-odds.
 OUTPUTS = ("probability", "logit")
@@ -257,7 +257,7 @@ def rules_versus_model(frame: pd.DataFrame, probability, threshold: float = 0.5)
     DataFrame
         ``formula``, ``n_elements`` (if the frame has the 30 fractions),
         ``label``, ``probability``, ``model`` (bool) and the columns of
-        :func:`hea_dvae.priors.rules_verdict` (``omega``, ``delta``,
+        :func:`hea_dvae.rules.rules_verdict` (``omega``, ``delta``,
         ``vec``, ..., the boolean rules and ``single_phase``).
     """
     probability = np.asarray(probability, dtype=np.float64).reshape(-1)

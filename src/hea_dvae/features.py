@@ -27,16 +27,18 @@ features) and ``"corrected"`` (standard values; see :func:`table_differences`).
 
 from __future__ import annotations
 
-import re
-import warnings
 from types import ModuleType
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import torch
-from pymatgen.core import Composition, Element
 
+from .compositions import (  # noqa: F401  (re-exported: where users of the features look)
+    composition_matrix,
+    composition_vector,
+    formula_from_vector,
+)
 from .elements import (  # noqa: F401  (re-exported: the features module is where users look)
     ELEMENTS,
     ENTROPY_EPS,
@@ -50,94 +52,6 @@ from .elements import (  # noqa: F401  (re-exported: the features module is wher
     standard_vec,
     table_differences,
 )
-
-_ELEMENT_INDEX = {symbol: i for i, symbol in enumerate(ELEMENTS)}
-_SYMBOL = re.compile(r"[A-Z][a-z]*")
-
-
-# --------------------------------------------------------------------------
-# Formulas
-
-
-def composition_vector(formula: str) -> np.ndarray:
-    """Atomic fractions of a formula over :data:`ELEMENTS`.
-
-    Parameters
-    ----------
-    formula : str
-        Any formula pymatgen reads: ``"CoCrFeMnNi"``, ``"Al0.5CoCrFeNi"``,
-        ``"Ti25Zr25Nb25Ta25"``, ``"(CoCrFeNi)90Al10"``. Amounts are relative.
-
-    Returns
-    -------
-    numpy.ndarray
-        Shape (30,), non-negative, summing to 1.
-
-    Raises
-    ------
-    ValueError
-        Empty or unparsable formula, an unknown symbol, an element outside the
-        30, or a zero or negative amount; the message names the problem.
-    """
-    if not isinstance(formula, str):
-        raise TypeError(f"formula must be a string, got {type(formula).__name__}")
-    if not formula.strip():
-        raise ValueError("empty formula: give a composition such as 'CoCrFeMnNi'")
-    written = _SYMBOL.findall(formula)
-    unknown = [s for s in dict.fromkeys(written) if not Element.is_valid_symbol(s)]
-    if unknown:
-        raise ValueError(f"formula {formula!r}: unknown element symbol(s) {', '.join(unknown)}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            amounts = Composition(formula).get_el_amt_dict()
-    except (ValueError, KeyError) as error:
-        reason = str(error) or type(error).__name__
-        if "negative" in reason:
-            reason = "amounts must be positive"
-        raise ValueError(f"cannot parse formula {formula!r}: {reason}") from None
-    zero = [s for s in dict.fromkeys(written) if amounts.get(s, 0) <= 0]
-    if zero:
-        raise ValueError(
-            f"formula {formula!r}: zero amount for {', '.join(zero)}; leave the element out"
-        )
-    outside = [s for s in amounts if s not in _ELEMENT_INDEX]
-    if outside:
-        raise ValueError(
-            f"formula {formula!r}: {', '.join(outside)} not among the 30 supported "
-            f"elements ({' '.join(ELEMENTS)})"
-        )
-    vector = np.zeros(len(ELEMENTS))
-    for symbol, amount in amounts.items():
-        vector[_ELEMENT_INDEX[symbol]] = amount
-    return vector / vector.sum()
-
-
-def composition_matrix(formulas: Iterable[str]) -> np.ndarray:
-    """Stack :func:`composition_vector` over formulas; shape (n, 30)."""
-    formulas = list(formulas)
-    if not formulas:
-        return np.zeros((0, len(ELEMENTS)))
-    return np.stack([composition_vector(f) for f in formulas])
-
-
-def formula_from_vector(fractions, digits: int = 1, min_percent: float = 0.5) -> str:
-    """Readable formula in at.% from a fraction vector, e.g. ``Co20Cr20Fe20Mn20Ni20``.
-
-    Elements below ``min_percent`` at.% are left out; amounts are rounded to
-    ``digits`` decimals (trailing zeros dropped).
-    """
-    fractions = np.asarray(fractions, dtype=float)
-    percent = 100 * fractions / fractions.sum()
-    parts = []
-    for symbol, value in zip(ELEMENTS, percent):
-        if value >= min_percent:
-            text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
-            parts.append(f"{symbol}{text}")
-    return "".join(parts)
-
-
-
 
 def _backend(fractions) -> ModuleType:
     return torch if isinstance(fractions, torch.Tensor) else np

@@ -59,14 +59,15 @@ five (3 and 12 minutes on two threads).
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import logging
 import math
 import os
 import sys
-import tempfile
 import time
+import zipfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
@@ -86,6 +87,7 @@ from .config import show_progress
 from .constraints import ConstraintError, Constraints, size_counts
 from .elements import ELEMENTS, ENTROPY_EPS, FEATURES, GAS_CONSTANT, ElementTable, get_table
 from .features import featurize, formula_from_vector
+from .files import write_file
 from .model import SSVAE
 
 __all__ = [
@@ -536,8 +538,9 @@ class Scorer:
         return self._probabilities(self.member_logits(e, chunk))[0]
 
     def predict_spread(self, e, chunk: int = DEFAULT_CHUNK) -> np.ndarray:
-        """Standard deviation over members (ddof 0), (n,)."""
-        return self.member_probabilities(e, chunk).std(axis=0)
+        """Standard deviation over members (ddof 0), (n,); NaN (not available) with one member."""
+        members = self.member_probabilities(e, chunk)
+        return members.std(axis=0) if len(members) > 1 else np.full(members.shape[1], np.nan)
 
     def __repr__(self) -> str:
         return f"Scorer({self.name!r}, members={self.n_members}, temperature={self.temperature:g})"
@@ -986,13 +989,17 @@ def _run_batch(batch: _Batch, scorer: Scorer, settings: _Settings) -> _BatchResu
     ids = batch.start + np.arange(len(p), dtype=np.int64)
     chosen = _select(p, logit, ids, settings.top)
     x = np.zeros((len(chosen), len(ELEMENTS)))
+    e = np.zeros((len(chosen), len(FEATURES)))
     block_of = np.searchsorted(offsets, chosen, side="right") - 1
-    for row, (local, block) in enumerate(zip(chosen, block_of)):
+    for block in np.unique(block_of):
+        rows = np.flatnonzero(block_of == block)
         _, sets, grid = blocks[block]
-        within = local - offsets[block]
-        x[row, sets[within // len(grid.fractions)]] = grid.fractions[within % len(grid.fractions)]
-    # Features of the few chosen alloys in float64, from their dense compositions.
-    e = scorer.featurize(x) if len(x) else np.zeros((0, len(FEATURES)))
+        within = chosen[rows] - offsets[block]
+        elements, fractions = sets[within // len(grid.fractions)], grid.fractions[within % len(grid.fractions)]
+        x[rows[:, None], elements] = fractions
+        # Element-wise, like the scores: an alloy's features do not depend on
+        # which batch it was found in (a dense matrix product's rounding does).
+        e[rows] = np.stack(_feature_columns(elements, fractions, None, scorer.properties, scorer.enthalpy), axis=-1)
     top = _Top(ids[chosen], p[chosen], logit[chosen], members[:, chosen].T.copy(), x, e)
     return _BatchResult(batch.index, len(p), batch.weight, top, hist_size, hist_family, hist_element, above)
 
@@ -1055,7 +1062,7 @@ class _State:
         self.above += result.above
 
     def save(self, path: Path) -> None:
-        """Write atomically: a temporary file in the same folder, then a rename."""
+        """Write atomically (:func:`hea_dvae.files.write_file`)."""
         done = sorted(self.done)
         # Batches finish roughly in order: store runs [first, last].
         runs = []
@@ -1066,45 +1073,129 @@ class _State:
                 runs.append([index, index])
         meta = {"format": STATE_FORMAT, "identity": self.identity, "done": runs, "rows": self.rows,
                 "seconds": self.seconds, "largest_batch": self.largest_batch, "complete": self.complete}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.savez(stream, meta=np.array(json.dumps(meta)), ids=self.top.ids, p=self.top.p,
-                         logit=self.top.logit, members=self.top.members, x=self.top.x, e=self.top.e,
-                         hist_size=self.hist_size,
-                         hist_family=self.hist_family, hist_element=self.hist_element, above=self.above)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        buffer = io.BytesIO()
+        np.savez(buffer, meta=np.array(json.dumps(meta)), **self._arrays())
+        write_file(path, buffer.getvalue())
+
+    def _arrays(self) -> dict:
+        return {"ids": self.top.ids, "p": self.top.p, "logit": self.top.logit, "members": self.top.members,
+                "x": self.top.x, "e": self.top.e, "hist_size": self.hist_size, "hist_family": self.hist_family,
+                "hist_element": self.hist_element, "above": self.above}
 
     @classmethod
-    def load(cls, path: Path, identity: dict, n_members: int, bins: int) -> "_State":
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                arrays = {name: stored[name] for name in stored.files}
-            meta = json.loads(str(arrays.pop("meta")))
-        except Exception as error:  # noqa: BLE001 - any unreadable file gets the same message
-            raise ScreenStateError(f"{path} is not a screen state file ({type(error).__name__}: {error})") from None
-        if meta.get("format") != STATE_FORMAT:
-            raise ScreenStateError(f"{path}: state format {meta.get('format')!r}, this version writes {STATE_FORMAT}")
-        stored_identity = meta["identity"]
-        if stored_identity != identity:
-            keys = set(stored_identity) | set(identity)
-            differ = sorted(k for k in keys if stored_identity.get(k) != identity.get(k))
-            details = "; ".join(f"{k}: file {stored_identity.get(k)!r}, now {identity.get(k)!r}" for k in differ)
-            raise ScreenStateError(
-                f"{path} holds the state of a different screen ({details}); "
-                f"delete it or choose another state file"
-            )
+    def load(cls, path: Path, identity: dict, n_members: int, bins: int, max_rows: int) -> "_State":
+        """Read a state file, checking every field before anything is allocated.
+
+        ``max_rows`` is the size of the space: no count, batch number or
+        array in a state file of this screen can exceed what it implies.
+        """
+        meta, arrays = _read_state(path, identity, n_members, bins, max_rows)
         done = {i for first, last in meta["done"] for i in range(first, last + 1)}
-        top = _Top(arrays["ids"], arrays["p"], arrays["logit"], arrays["members"], arrays["x"], arrays["e"])
+        top = _Top(*(arrays[name] for name in ("ids", "p", "logit", "members", "x", "e")))
         return cls(identity, n_members, bins, done, meta["rows"], meta["seconds"], meta["largest_batch"],
                    meta["complete"], top, arrays["hist_size"], arrays["hist_family"], arrays["hist_element"],
                    arrays["above"])
+
+
+def _state_shapes(n_members: int, bins: int, top: int) -> dict:
+    """Expected (shape, kind) of every array of a state file; ``None`` marks the top-N length (<= top)."""
+    return {
+        "ids": ((None,), "i"), "p": ((None,), "f"), "logit": ((None,), "f"),
+        "members": ((None, n_members), "f"), "x": ((None, len(ELEMENTS)), "f"), "e": ((None, len(FEATURES)), "f"),
+        "hist_size": ((len(ELEMENTS) + 1, bins), "i"), "hist_family": ((len(FAMILY_NAMES), bins), "i"),
+        "hist_element": ((len(ELEMENTS), bins), "i"), "above": ((2,), "i"),
+    }
+
+
+def _read_state(path: Path, identity: dict, n_members: int, bins: int, max_rows: int) -> tuple[dict, dict]:
+    def bad(problem: str) -> ScreenStateError:
+        return ScreenStateError(f"{path} is not a screen state file: {problem}")
+
+    if not zipfile.is_zipfile(path):
+        raise bad("it is not a NumPy .npz archive (was it written by --resume?)")
+    expected = _state_shapes(n_members, bins, identity["top"])
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = {name.removesuffix(".npy") for name in archive.namelist()}
+            missing = sorted({"meta", *expected} - names)
+            if missing:
+                raise bad(f"it lacks {', '.join(missing)}")
+            with archive.open("meta.npy") as stream:
+                shape, dtype = _npy_header(stream)
+                if shape != () or dtype.kind != "U" or dtype.itemsize > 4 * _MAX_META_CHARACTERS:
+                    raise bad("its metadata is not a short text")
+            with np.load(path, allow_pickle=False) as stored:
+                try:
+                    meta = json.loads(str(stored["meta"]))
+                except json.JSONDecodeError as error:
+                    raise bad(f"its metadata is not JSON ({error})") from None
+                # The identity first: a state of another screen is named as such.
+                _check_state_meta(path, meta, identity, max_rows, bad)
+                for name, (want, kind) in expected.items():
+                    with archive.open(name + ".npy") as stream:
+                        shape, dtype = _npy_header(stream)
+                    length_ok = len(shape) == len(want) and all(
+                        (w is None and 0 <= d <= identity["top"]) or d == w for d, w in zip(shape, want))
+                    if not length_ok or dtype.kind != kind:
+                        raise bad(f"array {name} has shape {shape} and type {dtype}, expected {want} of kind {kind!r}")
+                    arrays[name] = stored[name]
+    except ScreenStateError:
+        raise
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
+        raise bad(f"{type(error).__name__}: {str(error)[:200]}") from None
+    lengths = {len(arrays[name]) for name in ("ids", "p", "logit", "members", "x", "e")}
+    if len(lengths) != 1:
+        raise bad("its top-N arrays differ in length")
+    return meta, arrays
+
+
+def _npy_header(stream) -> tuple[tuple, np.dtype]:
+    """Shape and dtype of an ``.npy`` stream, read from its header alone."""
+    version = np.lib.format.read_magic(stream)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read(stream)
+    return shape, dtype
+
+
+#: Longest metadata text of a state file (it holds the constraints and a few numbers).
+_MAX_META_CHARACTERS = 1 << 20
+
+
+def _check_state_meta(path: Path, meta, identity: dict, max_rows: int, bad) -> None:
+    if not isinstance(meta, dict):
+        raise bad("its metadata is not a JSON object")
+    if meta.get("format") != STATE_FORMAT:
+        raise ScreenStateError(f"{path}: state format {meta.get('format')!r}, this version writes {STATE_FORMAT}")
+    stored_identity = meta.get("identity")
+    if not isinstance(stored_identity, dict):
+        raise bad("its metadata has no screen identity")
+    if stored_identity != identity:
+        keys = set(stored_identity) | set(identity)
+        differ = sorted(k for k in keys if stored_identity.get(k) != identity.get(k))
+        details = "; ".join(f"{k}: file {stored_identity.get(k)!r}, now {identity.get(k)!r}" for k in differ)
+        raise ScreenStateError(
+            f"{path} holds the state of a different screen ({details}); "
+            f"delete it or choose another state file"
+        )
+    batches = max_rows // identity["batch_size"] + 2
+    runs = meta.get("done")
+
+    def count(value, limit) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= limit
+
+    if not isinstance(runs, list) or not all(
+            isinstance(r, list) and len(r) == 2 and count(r[0], batches) and count(r[1], batches) and r[0] <= r[1]
+            for r in runs):
+        raise bad(f"its list of finished batches is not pairs of batch numbers below {batches}")
+    if not (count(meta.get("rows"), max_rows) and count(meta.get("largest_batch"), identity["batch_size"])):
+        raise bad("its counts of alloys are not numbers within the size of the space")
+    seconds = meta.get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) \
+            or seconds < 0:
+        raise bad("its time is not a non-negative number")
+    if not isinstance(meta.get("complete"), bool):
+        raise bad("its completion flag is not true or false")
 
 
 @dataclass
@@ -1178,16 +1269,8 @@ class ScreenResult:
 
     def to_csv(self, path) -> Path:
         """Write the top-N table atomically (nothing is left behind on error)."""
-        path = Path(path)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(handle)
-        try:
-            self.top.to_csv(temporary)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        return path
+        write_file(path, self.top.to_csv())
+        return Path(path)
 
 
 def _histogram_frames(state: _State, sizes) -> dict:
@@ -1205,7 +1288,8 @@ def _top_frame(top: _Top) -> pd.DataFrame:
     frame = pd.DataFrame({
         "formula": [formula_from_vector(row) for row in top.x],
         "p_single_phase": top.p,
-        "spread": top.members.std(axis=1) if len(top.p) else np.zeros(0),
+        # One member has no spread: "not available", not 0.
+        "spread": top.members.std(axis=1) if top.members.shape[1] > 1 else np.full(len(top.p), np.nan),
         "n_elements": (top.x > 0).sum(axis=1),
     })
     frame = pd.concat([frame, pd.DataFrame(top.e, columns=list(FEATURES)),
@@ -1421,7 +1505,7 @@ def screen(
                 "bins": int(bins), "batch_size": batch_size, "chunk": chunk}
     state_path = None if state_file is None else Path(state_file)
     if state_path is not None and state_path.exists():
-        state = _State.load(state_path, identity, scorer.n_members, bins)
+        state = _State.load(state_path, identity, scorer.n_members, bins, expected)
     else:
         state = _State(identity, scorer.n_members, bins)
     settings = _Settings(int(top), int(bins), chunk, space.total, single_thread=backend != "serial")

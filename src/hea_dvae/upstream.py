@@ -23,6 +23,9 @@ class DataIntegrityError(ValueError):
     """A data file does not match its pinned SHA-256 digest."""
 
 
+class DataUnavailableError(OSError):
+    """A data file is not in the data folder and cannot be downloaded (no network, say)."""
+
 
 def sha256(path: Path) -> str:
     """Hex SHA-256 digest of a file."""
@@ -62,6 +65,8 @@ def fetch(name: str, progress: bool = False) -> Path:
     if local.is_file() and sha256(local) == expected:
         return local
     url = config.data_url() + remote_path
+    import requests
+
     try:
         # pooch streams into a temporary file and only moves it into place
         # once the digest matches, so a bad download never lands in the cache.
@@ -80,6 +85,13 @@ def fetch(name: str, progress: bool = False) -> Path:
             f"expected {expected}; {_actual_digest_from(error)}. "
             "The file was discarded."
         ) from error
+    except (requests.RequestException, OSError) as error:
+        raise DataUnavailableError(
+            f"{name} is not in the data folder {folder} and cannot be downloaded from {url} "
+            f"({type(error).__name__}: {str(error)[:120]}). Point HEA_DVAE_DATA_DIR at a folder holding "
+            f"the pinned files (listed by 'hea-dvae fetch --help'; see data/README.md), or set "
+            f"HEA_DVAE_DATA_URL to a mirror."
+        ) from None
     fetched = Path(fetched)
     actual = sha256(fetched)
     if actual != expected:  # pragma: no cover - pooch already checked

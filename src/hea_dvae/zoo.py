@@ -26,10 +26,8 @@ import io
 import json
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -45,6 +43,7 @@ from .data import as_arrays, paper_split, split_with_table
 from .features import featurize
 from .model import SSVAE, load_released_model
 from .train import TrainConfig, fit
+from .workers import run as run_in_workers
 
 #: Bumped when the layout or the meaning of an entry changes.
 CACHE_FORMAT = 1
@@ -152,9 +151,14 @@ def cached_fit(
         buffer = io.StringIO()
         history.to_csv(buffer, index=False)
         attrs = {k: v for k, v in history.attrs.items() if k != "train_config"}
-        # A damaged entry is replaced as a whole (checkpoint.save is atomic).
+        # A damaged entry is replaced as a whole (checkpoint.save is atomic);
+        # one that is not even a checkpoint any more is this cache's to remove.
+        if entry.is_dir() and not checkpoint.is_checkpoint(entry):
+            shutil.rmtree(entry)
+        elif entry.exists() and not entry.is_dir():
+            entry.unlink()
         checkpoint.save(model, entry, extra={"key": key, "history_attrs": attrs},
-                        files={HISTORY_FILE: buffer.getvalue()})
+                        files={HISTORY_FILE: buffer.getvalue()}, overwrite=True)
     return model, history
 
 
@@ -176,7 +180,9 @@ def train_missing(jobs, workers: int | None = None, progress: bool | None = None
     workers : int, optional
         Processes that train at once (default: the number of CPU cores, at
         most the number missing). Each run is single-threaded and seeded, so
-        the models do not depend on ``workers``.
+        the models do not depend on ``workers``. The worker processes
+        (:mod:`hea_dvae.workers`) never re-run the calling script, so this
+        works from a plain script, a notebook or the command line alike.
     progress : bool, optional
         A progress bar over the models to train.
     """
@@ -187,16 +193,15 @@ def train_missing(jobs, workers: int | None = None, progress: bool | None = None
         return 0
     workers = min(workers or os.cpu_count() or 1, len(missing))
     bar = tqdm(total=len(missing), desc="training models", unit="model", disable=not config.show_progress(progress))
-    if workers > 1:
-        # spawn: a fresh interpreter per worker, safe whatever threads torch started here.
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            for _ in pool.map(_fit_job, missing):
+    try:
+        if workers > 1:
+            run_in_workers(_fit_job, missing, workers, on_result=lambda *_: bar.update())
+        else:
+            for job in missing:
+                cached_fit(*job, progress=False)
                 bar.update()
-    else:
-        for job in missing:
-            cached_fit(*job, progress=False)
-            bar.update()
-    bar.close()
+    finally:
+        bar.close()
     return len(missing)
 
 
@@ -360,8 +365,11 @@ class Ensemble:
         return self.member_probabilities(e).mean(axis=0)
 
     def predict_spread(self, e) -> np.ndarray:
-        """Standard deviation of the members' probabilities (0 with one member)."""
-        return self.member_probabilities(e).std(axis=0)
+        """Standard deviation of the members' probabilities; NaN (not available) with one member."""
+        members = self.member_probabilities(e)
+        if len(members) == 1:
+            return np.full(members.shape[1], np.nan)
+        return members.std(axis=0)
 
     def classify_logits(self, e: torch.Tensor) -> torch.Tensor:
         """Logit of :meth:`predict_proba`, differentiable (for gradient inversion)."""
