@@ -15,14 +15,19 @@ CHAPTERS := $(sort $(wildcard book/[0-9][0-9]_*.py))
 # The headline page reads the numbers the chapters recorded: executed last.
 HEADLINE := book/results.py
 
-# Where executions record the chapters' key numbers (hea_dvae.report.record).
+# Where executions record the chapters' key numbers (hea_dvae.reporting.record).
 RECORDS := _build/records
 FRESH := _build/fresh-records
 KERNELS := _build/kernel-records
+# The smoke run of make test-quick: its notebooks, records, build files and
+# models (a few epochs each) stay apart from the book's.
+SMOKE := _build/smoke-notebooks
+SMOKE_RECORDS := _build/smoke-records
+SMOKE_CACHE := _build/smoke-cache
 export HEA_DVAE_PROGRESS ?= 0
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data book chapters reference html check-book test test-unit test-book test-kernels bench clean clean-models
+.PHONY: help setup data book chapters reference html check-book test test-quick test-unit test-book test-kernels bench clean clean-models
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -59,6 +64,18 @@ check-book: html ## Open every built page in headless Chromium, offline; screens
 
 test: test-unit test-book test-kernels ## Every check: unit tests, the chapters re-executed, other CPU kernels
 
+# The inner loop: minutes, not an hour. Every chapter runs with -p profile
+# smoke (hea_dvae.reporting.profiles: a few epochs, two seeds, small screens),
+# so a broken cell shows up; only the numbers that do not depend on training
+# are checked against tests/reference.
+test-quick: setup data ## Unit tests not marked slow, every chapter in the smoke profile (run before make test)
+	$(VENV)/bin/pytest -m "not slow" tests
+	rm -rf $(SMOKE) $(SMOKE_RECORDS)
+	HEA_DVAE_CACHE_DIR=$(CURDIR)/$(SMOKE_CACHE) HEA_DVAE_RECORD_DIR=$(CURDIR)/$(SMOKE_RECORDS) \
+	  HEA_DVAE_BUILD_DIR=$(CURDIR)/$(SMOKE) $(PY) scripts/execute_chapters.py --output-dir $(SMOKE) \
+	  -p profile smoke -p book_folder $(CURDIR)/$(SMOKE) $(CHAPTERS) $(HEADLINE)
+	HEA_DVAE_CHECK_SMOKE=$(CURDIR)/$(SMOKE_RECORDS) $(VENV)/bin/pytest tests/test_reproduction.py -k smoke
+
 test-unit: setup data ## Unit tests, and the committed notebooks' numbers against tests/reference
 	$(VENV)/bin/pytest tests
 
@@ -81,10 +98,11 @@ test-kernels: setup data ## Chapter 2 again with ATEN_CPU_CAPABILITY=default: nu
 	  $(VENV)/bin/pytest tests/test_reproduction.py -k executed
 	$(PY) scripts/compare_records.py tests/reference/02_model.json $(KERNELS)/02_model.json
 
-bench: setup data ## Print speed and memory: training, the ablation grid, screening
+bench: setup data ## Print speed and memory: training, the ablation grid, screening, command start-up
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_ablation.py
 	$(PY) benchmarks/bench_screen.py
+	$(PY) benchmarks/bench_startup.py
 
 clean-models: ## Remove the cached trained models (they are retrained on demand)
 	$(PY) -c "from hea_dvae import zoo; zoo.clear()"

@@ -6,7 +6,7 @@ nbval compares every output of a cell that is not tagged
 - figures, never compared byte for byte: nbval already skips ``image/png``,
   and this adds vector images and the figures ``myst_nb.glue`` stores;
 - every value ``myst_nb.glue`` stores (papermill's record MIME types): these
-  are the numbers ``hea_dvae.report.record`` glues, which
+  are the numbers ``hea_dvae.reporting.record`` glues, which
   ``tests/test_reproduction.py`` compares with ``tests/reference`` exactly or
   within their stated tolerance. Comparing their text too would demand the
   last digit of a trained number.

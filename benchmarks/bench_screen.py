@@ -36,7 +36,7 @@ ISSUE_SPACE = dict(n_elements=5, min_fraction=0.05, max_fraction=0.8, step=0.05)
 WHOLE_PROCESS = """
 import time; start = time.perf_counter()
 from hea_dvae.model import load_released_model
-from hea_dvae.screen import screen
+from hea_dvae.design.screen import screen
 result = screen(load_released_model(), top=100, progress=False)
 print(f"{result.summary['alloys']} {time.perf_counter() - start:.3f}")
 """
@@ -87,10 +87,10 @@ def main(argv=None) -> int:
     import numpy as np
     import torch
 
-    from hea_dvae.constraints import Constraints
+    from hea_dvae.design.constraints import Constraints
     from hea_dvae.features import featurize
     from hea_dvae.model import load_released_model
-    from hea_dvae.screen import Scorer, count_space, iter_compositions, paper_space, screen
+    from hea_dvae.design.screen import Scorer, count_space, iter_compositions, paper_space, screen
 
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
           f"(speeds are lower while other programs run)")

@@ -59,16 +59,20 @@
 table = "paper"  # element table for the featurizer: "paper" or "corrected"
 labelled_fraction = 0.25  # share of the training pool kept labelled in the example split
 seed = 0  # seed of that labelled-fraction draw
+profile = "full"  # "full": the book; "smoke": every cell in seconds (this chapter trains nothing: the same)
 
 # %%
 import numpy as np
 import pandas as pd
 
 import hea_dvae
-from hea_dvae import config, features, plots, report
+from hea_dvae import config, features, reporting
 from hea_dvae.data import DataConfig, split_sizes
+from hea_dvae.reporting import plots
 
-report.chapter("01_data")
+# The smoke profile (-p profile smoke) shrinks the parameters above: hea_dvae.reporting.profiles.
+globals().update(reporting.profile_parameters(profile, globals()))
+reporting.chapter("01_data")
 settings = DataConfig(table=table, labelled_fraction=labelled_fraction, seed=seed)
 plots.use_style()
 pd.set_option("display.precision", 4)
@@ -101,7 +105,7 @@ print("pinned commit:", config.UPSTREAM_COMMIT)
 
 # %%
 data = hea_dvae.load_dataset()
-plots.readable(data.head())
+reporting.readable(data.head())
 
 # %% [markdown]
 # ## 2. What the alloys are
@@ -110,10 +114,10 @@ plots.readable(data.head())
 
 # %%
 counts = data["label"].value_counts().rename(index=plots.CLASS_NAMES)
-report.record("n_alloys", len(data))
-report.record("n_single_phase", int((data["label"] == 1).sum()))
-report.record("n_multi_phase", int((data["label"] == 0).sum()))
-report.record("single_phase_share", data["label"].mean())
+reporting.record("n_alloys", len(data))
+reporting.record("n_single_phase", int((data["label"] == 1).sum()))
+reporting.record("n_multi_phase", int((data["label"] == 0).sum()))
+reporting.record("single_phase_share", data["label"].mean())
 print(f"alloys: {len(data)}")
 print(counts.to_string())
 print(f"single-phase share: {data['label'].mean():.3f}")
@@ -145,13 +149,13 @@ by_size = (
     .groupby("n_elements")["label"]
     .agg(alloys="size", single_phase_rate="mean")
 )
-report.record("n_binaries", int(by_size.loc[2, "alloys"]))
-report.record("binary_share", by_size.loc[2, "alloys"] / len(data))
-report.record("n_five_or_six_elements", int(by_size.loc[[5, 6], "alloys"].sum()))
-report.record("n_eight_or_more_elements", int(by_size.loc[by_size.index >= 8, "alloys"].sum()))
+reporting.record("n_binaries", int(by_size.loc[2, "alloys"]))
+reporting.record("binary_share", by_size.loc[2, "alloys"] / len(data))
+reporting.record("n_five_or_six_elements", int(by_size.loc[[5, 6], "alloys"].sum()))
+reporting.record("n_eight_or_more_elements", int(by_size.loc[by_size.index >= 8, "alloys"].sum()))
 for size in (2, 4, 5, 6, 7):
-    report.record(f"single_phase_rate_{size}_elements", by_size.loc[size, "single_phase_rate"])
-plots.readable(by_size.round(3))
+    reporting.record(f"single_phase_rate_{size}_elements", by_size.loc[size, "single_phase_rate"])
+reporting.readable(by_size.round(3))
 
 # %% [markdown]
 # {glue:text}`binary_share:.0%` of the alloys
@@ -230,8 +234,8 @@ plots.glue_figure("fig-element-frequency", plots.element_frequency(data))
 
 # %%
 class_means = data.groupby("label")[list(hea_dvae.FEATURES)].mean().rename(index=plots.CLASS_NAMES).T
-report.record("vec_gap_paper", class_means.loc["vac", "single phase"] - class_means.loc["vac", "multi phase"])
-plots.readable(class_means.round(3), labels={"label": "mean over the class"})
+reporting.record("vec_gap_paper", class_means.loc["vac", "single phase"] - class_means.loc["vac", "multi phase"])
+reporting.readable(class_means.round(3), labels={"label": "mean over the class"})
 
 # %%
 plots.glue_figure("fig-features", plots.feature_distributions(data))
@@ -265,8 +269,8 @@ plots.glue_figure("fig-features", plots.feature_distributions(data))
 
 # %%
 agreement = features.feature_agreement(data, table="paper")
-report.record("featurizer_max_rel_diff", agreement["max_rel_diff"].max())
-plots.readable(agreement)
+reporting.record("featurizer_max_rel_diff", agreement["max_rel_diff"].max())
+reporting.readable(agreement)
 
 # %%
 print(f"largest relative difference over all features: {agreement['max_rel_diff'].max():.1e}")
@@ -306,7 +310,7 @@ plots.glue_figure("fig-parity", plots.parity(data, computed))
 
 # %%
 differences = features.table_differences()
-report.record("n_table_differences", len(differences))
+reporting.record("n_table_differences", len(differences))
 print(f"{len(differences)} element properties differ")
 differences.head(15)
 
@@ -317,15 +321,15 @@ print("kept from upstream:", *features.get_table("corrected").notes, sep="\n  ")
 # How many alloys each feature changes for by more than 1 %:
 
 # %%
-plots.readable(features.table_effect(data))
+reporting.readable(features.table_effect(data))
 
 # %%
 heavy = ["Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au", "Sn"]
 has_heavy = features.contains_any(data, heavy)
-report.record("n_alloys_affected", int(has_heavy.sum()))
-report.record("affected_share", has_heavy.mean())
-report.record("single_phase_share_affected", data.loc[has_heavy, "label"].mean())
-report.record("single_phase_share_unaffected", data.loc[~has_heavy, "label"].mean())
+reporting.record("n_alloys_affected", int(has_heavy.sum()))
+reporting.record("affected_share", has_heavy.mean())
+reporting.record("single_phase_share_affected", data.loc[has_heavy, "label"].mean())
+reporting.record("single_phase_share_unaffected", data.loc[~has_heavy, "label"].mean())
 print(f"alloys with one of {' '.join(heavy)}: {has_heavy.sum()} ({has_heavy.mean():.1%})")
 print(f"single-phase share with them:    {data.loc[has_heavy, 'label'].mean():.3f}")
 print(f"single-phase share without them: {data.loc[~has_heavy, 'label'].mean():.3f}")
@@ -343,7 +347,7 @@ corrected = features.featurize(data[list(hea_dvae.ELEMENTS)].to_numpy(), table="
 paper_values = features.featurize(data[list(hea_dvae.ELEMENTS)].to_numpy(), table="paper")
 vec = hea_dvae.FEATURES.index("vac")
 is_single = data["label"].to_numpy() == 1
-report.record("vec_gap_corrected", corrected[is_single, vec].mean() - corrected[~is_single, vec].mean())
+reporting.record("vec_gap_corrected", corrected[is_single, vec].mean() - corrected[~is_single, vec].mean())
 plots.glue_figure("fig-vec", plots.table_comparison(paper_values, corrected, data["label"], "vac"))
 
 # %% [markdown]
@@ -379,9 +383,9 @@ duplicates
 groups = duplicates.groupby("group").agg(
     conflict=("labels_conflict", "first"), crosses=("crosses_split", "first")
 )
-report.record("n_duplicate_groups", len(groups))
-report.record("n_duplicate_groups_conflicting", int(groups["conflict"].sum()))
-report.record("n_duplicate_groups_crossing_split", int(groups["crosses"].sum()))
+reporting.record("n_duplicate_groups", len(groups))
+reporting.record("n_duplicate_groups_conflicting", int(groups["conflict"].sum()))
+reporting.record("n_duplicate_groups_crossing_split", int(groups["crosses"].sum()))
 print(f"groups of equal compositions: {len(groups)}")
 print(f"with conflicting labels: {int(groups['conflict'].sum())}")
 print(f"spread over two parts of the paper split: {int(groups['crosses'].sum())}")
@@ -404,9 +408,9 @@ print(f"spread over two parts of the paper split: {int(groups['crosses'].sum())}
 # %%
 sizes = split_sizes(split)
 for part in ("labelled", "unlabelled", "validation", "test"):
-    report.record(f"n_{part}", int(sizes.loc[part, "alloys"]))
-report.record("n_training_pool", int(sizes.loc[["labelled", "unlabelled"], "alloys"].sum()))
-plots.readable(sizes.round(3))
+    reporting.record(f"n_{part}", int(sizes.loc[part, "alloys"]))
+reporting.record("n_training_pool", int(sizes.loc[["labelled", "unlabelled"], "alloys"].sum()))
+reporting.readable(sizes.round(3))
 
 # %% [markdown]
 # The ablation over the labelled fraction ({doc}`chapter 3
@@ -417,7 +421,7 @@ plots.readable(sizes.round(3))
 
 # %%
 example = hea_dvae.labelled_fraction_split(settings.labelled_fraction, seed=settings.seed)
-plots.readable(split_sizes(example).round(3))
+reporting.readable(split_sizes(example).round(3))
 
 # %% [markdown]
 # ## Summary
@@ -450,4 +454,4 @@ plots.readable(split_sizes(example).round(3))
 # What produced this page (package, data, machine):
 
 # %% tags=["nbval-ignore-output"]
-report.provenance()
+reporting.provenance()

@@ -70,30 +70,36 @@ recipe_seeds = 2  # seeds per recipe in the table of recipes tried (0 skips it)
 cv_folds = 5  # folds of the cross-validation over all alloys (0 skips section 6)
 cv_repeats = 1  # repeats of the cross-validation (differently shuffled folds)
 cv_epochs = 300  # epochs of each SSVAE in the cross-validation (its classifier is what is compared)
+head_epochs = 2000  # most epochs of the classifier network trained alone (sections 5 and 6; early stopping)
 n_bootstrap = 2000  # bootstrap resamples of the test alloys for every interval
 n_examples = 6  # reconstructed test alloys shown
 build_predictor = True  # section 7: train the corrected-table predictor (False skips it)
+profile = "full"  # "full": the book; "smoke": every cell in seconds (tiny epochs, 2 seeds; numbers meaningless)
 
 # %%
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 from myst_nb import glue
 
 import hea_dvae
-from hea_dvae import baselines, evaluation, metrics, plots, report, zoo
+from hea_dvae import baselines, evaluation, metrics, reporting, zoo
+from hea_dvae.compositions import formula_from_vector
 from hea_dvae.data import as_arrays, split_with_table
 from hea_dvae.model import SSVAEConfig, load_released_model
+from hea_dvae.predictors import Ensemble
+from hea_dvae.reporting import plots
 from hea_dvae.train import TrainConfig
 
+# The smoke profile (-p profile smoke) shrinks the parameters above: hea_dvae.reporting.profiles.
+globals().update(reporting.profile_parameters(profile, globals()))
 settings = TrainConfig(
     model=SSVAEConfig(z_dim=z_dim, alpha=alpha, table=table),
     lr=learning_rate,
     epochs=epochs,
     batch_size=batch_size,
 )
-report.chapter("02_model")
+reporting.chapter("02_model")
 plots.use_style()
 pd.set_option("display.precision", 3)
 settings
@@ -189,7 +195,7 @@ if recipe_seeds:
     ].mean()
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(recipe_table.round(3)) if recipe_table is not None else "recipe table skipped (recipe_seeds = 0)"
+reporting.readable(recipe_table.round(3)) if recipe_table is not None else "recipe table skipped (recipe_seeds = 0)"
 
 # %% [markdown]
 # The table is a mean over `recipe_seeds` seeds of 75 validation alloys,
@@ -237,17 +243,14 @@ plots.glue_figure("fig-training", plots.training_curves(histories[first]))
 # alloy has exactly the true alloy's elements at 1 at.% or more.
 
 # %%
-scores = pd.DataFrame(
+ours_scores = pd.DataFrame(
     [{"seed": seed, **metrics.evaluate(model, split["test"])} for seed, model in models.items()]
 ).set_index("seed")
-ours = metrics.summarize(scores)
+ours_summary = metrics.summarize(ours_scores)
 for name in ("auc", "accuracy", "brier", "element_set_recovered", "mae_all", "mae_present"):
-    report.record(f"test_{name}_mean" if name in ("auc", "accuracy", "brier") else f"{name}_mean",
-                  ours.loc[name, "mean"], kind="trained", spread=ours.loc[name, "std"], n=seeds)
-report.record("test_auc_std", ours.loc["auc", "std"], kind="trained",
-              tolerance=max(0.01, 4 * ours.loc["auc", "std"] / np.sqrt(seeds - 1)),
-              basis="a standard deviation of n seeds has a standard error of about std/sqrt(2(n-1)); "
-              "4 x that for the difference of two executions, at least 0.01")
+    reporting.record(f"test_{name}_mean" if name in ("auc", "accuracy", "brier") else f"{name}_mean",
+                     ours_summary.loc[name, "mean"], kind="trained", spread=ours_summary.loc[name, "std"], n=seeds)
+reporting.record_std("test_auc_std", ours_summary.loc["auc", "std"], n=seeds, floor=0.01)
 
 # %% [markdown]
 # :::{dropdown} Every seed's test scores
@@ -256,31 +259,31 @@ report.record("test_auc_std", ours.loc["auc", "std"], kind="trained",
 # :::
 
 # %% tags=["nbval-ignore-output"]
-glue("table-seed-scores", plots.readable(scores.round(3)), display=False)
-plots.readable(ours[["mean ± std"]])
+glue("table-seed-scores", reporting.readable(ours_scores.round(3)), display=False)
+reporting.readable(ours_summary[["mean ± std"]])
 
 # %% [markdown]
 # One test set of 138 alloys gives a wide interval on every metric. The
-# predictions of the five seeds averaged (the ensemble, `hea_dvae.zoo.Ensemble`)
+# predictions of the five seeds averaged (the ensemble, `hea_dvae.predictors.Ensemble`)
 # make one model whose test metrics get a 95 % bootstrap interval
 # ({cite:t}`efron1993bootstrap`; alloys resampled within each class,
 # `n_bootstrap` times):
 
 # %%
-ensemble = zoo.Ensemble([models[s] for s in sorted(models)], name="ours (ensemble)")
+ours = Ensemble([models[s] for s in sorted(models)], name="ours (ensemble)")
 test_x, test_e, test_y = as_arrays(split["test"])
 released = load_released_model()
 released_test_e = as_arrays(paper["test"])[1]
-predictions = {"ours (ensemble)": ensemble.predict_proba(test_e),
+predictions = {"ours (ensemble)": ours.predict_proba(test_e),
                "ours (seed 0)": models[first].predict_proba(test_e),
                "released (authors)": released.predict_proba(released_test_e)}
 intervals = metrics.interval_table(test_y, predictions, n_boot=n_bootstrap)
-report.record("ensemble_test_auc", intervals.loc["ours (ensemble)", "auc"], kind="trained",
-              tolerance=0.03, basis="the ensemble AUC moves less than one seed's (spread 0.010-0.015 "
-              "over seeds); 0.03 is twice the seed spread")
+reporting.record("ensemble_test_auc", intervals.loc["ours (ensemble)", "auc"], kind="trained",
+                 tolerance=0.03, basis="the ensemble AUC moves less than one seed's (spread 0.010-0.015 "
+                 "over seeds); 0.03 is twice the seed spread")
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(intervals)
+reporting.readable(intervals)
 
 # %%
 plots.glue_figure("fig-roc", plots.roc_curves({name: (test_y, p) for name, p in predictions.items()}))
@@ -310,17 +313,12 @@ targets = {  # metric: (direction, target)
 }
 seconds = pd.Series({s: h["seconds"].iloc[-1] for s, h in histories.items()})
 released_test = metrics.evaluate(released, paper["test"])
-standing = pd.DataFrame(
-    {name: {"target": f"{sign} {goal}", "ours (mean)": ours.loc[name, "mean"],
-            "released": released_test[name],
-            "met": bool(ours.loc[name, "mean"] >= goal if sign == ">=" else ours.loc[name, "mean"] <= goal)}
-     for name, (sign, goal) in targets.items()}
-).T
+standing = metrics.against_targets(ours_summary["mean"], released_test, targets)
 
 # %% tags=["nbval-ignore-output"]
 print(f"one training run: {seconds.mean():.0f} s here, two runs sharing the two cores "
       "(target <= 30 s for one run alone: see make bench)")
-plots.readable(standing)
+reporting.readable(standing)
 
 # %% [markdown]
 # :::{admonition} Where the targets stand
@@ -359,12 +357,10 @@ released_scores = pd.DataFrame(
     {"validation": metrics.evaluate(released, paper["validation"]), "test": released_test}
 ).T
 for name in ("auc", "accuracy", "brier"):
-    report.record(f"released_test_{name}", released_scores.loc["test", name], kind="trained",
-                  tolerance=1e-4, basis="released weights; float32 kernels differ in the last bits")
+    reporting.record_released(f"released_test_{name}", released_scores.loc["test", name], tolerance=1e-4)
 for name in ("element_set_recovered", "mae_all", "mae_present"):
-    report.record(f"released_{name}", released_scores.loc["test", name], kind="trained",
-                  tolerance=1e-3, basis="released weights; float32 kernels differ in the last bits")
-plots.readable(released_scores.round(3))
+    reporting.record_released(f"released_{name}", released_scores.loc["test", name], tolerance=1e-3)
+reporting.readable(released_scores.round(3))
 
 # %% [markdown]
 # The paper reports a test accuracy of 0.877 and an AUC of about 0.89; the
@@ -383,13 +379,13 @@ plots.readable(released_scores.round(3))
 # same validation-based early stopping).
 
 # %%
-baseline_predictions = baselines.baseline_predictions(split, seeds=range(seeds))
+baseline_predictions = baselines.baseline_predictions(split, seeds=range(seeds), head_epochs=head_epochs)
 comparison = metrics.interval_table(test_y, predictions | baseline_predictions, n_boot=n_bootstrap)
 paired = metrics.paired_table(test_y, "ours (ensemble)", predictions | baseline_predictions,
                               n_boot=n_bootstrap)
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(comparison)
+reporting.readable(comparison)
 
 # %% [markdown]
 # Each model's test AUC minus our ensemble's, paired on the same resampled
@@ -397,7 +393,7 @@ plots.readable(comparison)
 # tell):
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(paired)
+reporting.readable(paired)
 
 # %% [markdown]
 # ## 6. Cross-validation over all alloys, and on unseen alloy systems
@@ -427,16 +423,16 @@ if cv_folds:
     cv_results = pd.concat([
         evaluation.cross_validate(schemes=("random", "grouped"), tables=("paper",), n_folds=cv_folds,
                                   n_repeats=cv_repeats, train_config=cv_config, unlabelled_share=0.25,
-                                  n_jobs=2),
+                                  n_jobs=2, head_epochs=head_epochs),
         evaluation.cross_validate(schemes=("grouped",), tables=("corrected",), n_folds=cv_folds,
-                                  n_repeats=cv_repeats, unlabelled_share=0.25, n_jobs=2,
+                                  n_repeats=cv_repeats, unlabelled_share=0.25, n_jobs=2, head_epochs=head_epochs,
                                   train_config=TrainConfig.with_table("corrected", epochs=cv_epochs)),
     ])
     cv_summary = evaluation.summarize_cv(cv_results)
     cv_auc = cv_summary.xs("auc", level="metric")["mean ± std"].unstack("model")
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(cv_auc) if cv_folds else "cross-validation skipped (cv_folds = 0)"
+reporting.readable(cv_auc) if cv_folds else "cross-validation skipped (cv_folds = 0)"
 
 # %%
 if cv_folds:
@@ -464,16 +460,16 @@ if cv_folds:
         "SSVAE − classifier network alone": evaluation.compare_models(cv_results, "ssvae", "classifier_head"),
     }, names=["comparison"])
     tables = evaluation.compare_models(cv_results, "corrected", "paper", between="table")
-    gain = tables.loc[("grouped", "ssvae"), "mean_difference"]
-    report.record("cv_grouped_table_gain_ssvae", gain, kind="trained", tolerance=0.03,
-                  basis="fold-to-fold spread of the paired AUC difference (0.02-0.04 over 5 folds)")
-report.record("default_table", zoo.DEFAULT_TABLE)
+    gain = tables.loc[("grouped", "ssvae"), "difference"]
+    reporting.record("cv_grouped_table_gain_ssvae", gain, kind="trained", tolerance=0.03,
+                     basis="fold-to-fold spread of the paired AUC difference (0.02-0.04 over 5 folds)")
+reporting.record("default_table", zoo.DEFAULT_TABLE)
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(versus) if cv_folds else None
+reporting.readable(versus) if cv_folds else None
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(tables) if cv_folds else None
+reporting.readable(tables) if cv_folds else None
 
 # %% [markdown]
 # :::{admonition} Which element table for users
@@ -525,18 +521,18 @@ if build_predictor:
                                               range(seeds))
     default_test_e = as_arrays(default_split["test"])[1]
     calibrated = {"predictor (corrected table)": predictor.predict_proba(default_test_e),
-                  "same, without temperature": zoo.Ensemble(predictor.members).predict_proba(default_test_e)}
-    report.record("predictor_temperature_fitted", calibration["temperature"], kind="trained", tolerance=0.6,
-                  basis="T fitted on 75 validation alloys; other members (another CPU) move it by a few "
-                  "tenths")
-    report.record("predictor_temperature_gain", calibration["nll_without"] - calibration["nll_with"],
-                  kind="trained", tolerance=0.02,
-                  basis="held-out log-loss saved by T on 75 alloys; moves by about 0.01 between seed sets")
+                  "same, without temperature": Ensemble(predictor.members).predict_proba(default_test_e)}
+    reporting.record("predictor_temperature_fitted", calibration["temperature"], kind="trained", tolerance=0.6,
+                     basis="T fitted on 75 validation alloys; other members (another CPU) move it by a few "
+                     "tenths")
+    reporting.record("predictor_temperature_gain", calibration["nll_without"] - calibration["nll_with"],
+                     kind="trained", tolerance=0.02,
+                     basis="held-out log-loss saved by T on 75 alloys; moves by about 0.01 between seed sets")
 
 # %% tags=["nbval-ignore-output"]
 if build_predictor:
     print({k: round(v, 3) if isinstance(v, float) else v for k, v in calibration.items()})
-    display(plots.readable(metrics.interval_table(test_y, calibrated, n_boot=n_bootstrap)))
+    display(reporting.readable(metrics.interval_table(test_y, calibrated, n_boot=n_bootstrap)))
 
 # %% [markdown]
 # `hea-dvae predict` reports this predictor's probability (the mean of its
@@ -554,7 +550,7 @@ reconstructed = metrics.reconstruct(models[first], examples[list(hea_dvae.ELEMEN
 reconstruction_table = pd.DataFrame(
     {
         "true": examples["formula"].to_numpy(),
-        "reconstructed (at.%)": [hea_dvae.features.formula_from_vector(r, digits=0) for r in reconstructed],
+        "reconstructed (at.%)": [formula_from_vector(r, digits=0) for r in reconstructed],
     }
 )
 
@@ -606,4 +602,4 @@ plots.glue_figure("fig-reconstruction", fig)
 # What produced this page (package, data, models, machine):
 
 # %% tags=["nbval-ignore-output"]
-report.provenance(models=[*models.values(), released, *(predictor.members if predictor else [])])
+reporting.provenance(models=[*models.values(), released, *(predictor.members if predictor else [])])

@@ -70,21 +70,23 @@ table = "paper"  # element table of the features: "paper" or "corrected"
 models = ["vae-expert", "vae-flat", "head", "random-forest", "logistic-regression", "rules"]  # compared
 table2_seeds = 5  # seeds per row of the Table 2 reproduction
 n_bootstrap = 2000  # bootstrap resamples of every paired interval
+profile = "full"  # "full": the book; "smoke": every cell in seconds (tiny epochs, 2 seeds; numbers meaningless)
 
 # %%
-from pathlib import Path
-
-import numpy as np
 import pandas as pd
 
 import hea_dvae
-from hea_dvae import ablation, config, elements, metrics, plots, priors, report
-from hea_dvae.data import as_arrays, paper_split, split_with_table, with_table
-from hea_dvae.features import composition_matrix, featurize
+from hea_dvae import ablation, config, elements, metrics, priors, reporting
+from hea_dvae.compositions import composition_matrix
+from hea_dvae.data import paper_split, with_table
+from hea_dvae.features import featurize
+from hea_dvae.reporting import plots
 from hea_dvae.train import TrainConfig
 
+# The smoke profile (-p profile smoke) shrinks the parameters above: hea_dvae.reporting.profiles.
+globals().update(reporting.profile_parameters(profile, globals()))
 settings = TrainConfig.with_table(table, epochs=epochs)
-report.chapter("03_data_efficiency")
+reporting.chapter("03_data_efficiency")
 plots.use_style()
 pd.set_option("display.precision", 3)
 settings
@@ -136,7 +138,7 @@ example_features = featurize(composition_matrix(examples), table=table)
 verdict = priors.rules_verdict(example_features)
 verdict.index = examples
 verdict["literature prior"] = priors.ExpertPrior().probability(example_features)
-plots.readable(verdict[["omega", "delta", "delta_h_mix", "delta_s_mix", "vec", "yang2012", "zhang2008",
+reporting.readable(verdict[["omega", "delta", "delta_h_mix", "delta_s_mix", "vec", "yang2012", "zhang2008",
                         "vec_phase", "single_phase", "literature prior"]].round(3))
 
 # %% [markdown]
@@ -169,7 +171,7 @@ vec_table = elements.table_differences()
 vec_table = vec_table[vec_table["property"] == "vac"].drop(columns=["property", "relative"])
 vec_table = vec_table.set_index("element").rename(columns={"paper": "VEC, paper table",
                                                            "corrected": "VEC, corrected table"})
-report.record("vec_wrong_elements", len(vec_table))
+reporting.record("vec_wrong_elements", len(vec_table))
 vec_table.astype(int)
 
 # %% [markdown]
@@ -183,8 +185,8 @@ dataset = hea_dvae.load_dataset()
 verdicts = {name: priors.rules_verdict(with_table(dataset, name)) for name in ("paper", "corrected")}
 vec_changed = verdicts["paper"]["guo2011"] != verdicts["corrected"]["guo2011"]
 overall_changed = verdicts["paper"]["single_phase"] != verdicts["corrected"]["single_phase"]
-report.record("rules_vec_verdict_changed", int(vec_changed.sum()))
-report.record("rules_overall_verdict_changed", int(overall_changed.sum()))
+reporting.record("rules_vec_verdict_changed", int(vec_changed.sum()))
+reporting.record("rules_overall_verdict_changed", int(overall_changed.sum()))
 pd.Series({"VEC verdict changed": int(vec_changed.sum()),
            "overall verdict changed": int(overall_changed.sum())}, name="alloys")
 
@@ -195,8 +197,8 @@ pd.Series({"VEC verdict changed": int(vec_changed.sum()),
 moves = pd.crosstab([verdicts["paper"].loc[vec_changed, "vec_phase"].rename("VEC rule, paper table"),
                      verdicts["corrected"].loc[vec_changed, "vec_phase"].rename("VEC rule, corrected table")],
                     dataset.loc[vec_changed, "label"].map({1: "single phase", 0: "multi phase"}))
-report.record("vec_fcc_to_duplex", int(moves.loc[("FCC", "FCC+BCC")].sum()))
-report.record("vec_fcc_to_duplex_single_phase", int(moves.loc[("FCC", "FCC+BCC"), "single phase"]))
+reporting.record("vec_fcc_to_duplex", int(moves.loc[("FCC", "FCC+BCC")].sum()))
+reporting.record("vec_fcc_to_duplex_single_phase", int(moves.loc[("FCC", "FCC+BCC"), "single phase"]))
 moves
 
 # %% [markdown]
@@ -217,7 +219,7 @@ margin_auc = pd.DataFrame({
                dataset["label"], priors.ExpertPrior().log_odds(with_table(dataset, name)))}
     for name in ("paper", "corrected")
 }).rename_axis("margin of")
-report.record("zhang2008_margin_auc", margin_auc.loc["zhang2008", "paper"])
+reporting.record("zhang2008_margin_auc", margin_auc.loc["zhang2008", "paper"])
 margin_auc.round(3)
 
 # %% [markdown]
@@ -227,9 +229,9 @@ margin_auc.round(3)
 # %%
 rules_scores = ablation.rules_table(data=dataset)
 for name in rules_scores.index:
-    report.record(f"rules_test_auc_{name}", rules_scores.loc[name, "test auc"])
-    report.record(f"rules_test_accuracy_{name}", rules_scores.loc[name, "test accuracy"])
-    report.record(f"rules_all_auc_{name}", rules_scores.loc[name, "all auc"])
+    reporting.record(f"rules_test_auc_{name}", rules_scores.loc[name, "test auc"])
+    reporting.record(f"rules_test_accuracy_{name}", rules_scores.loc[name, "test accuracy"])
+    reporting.record(f"rules_all_auc_{name}", rules_scores.loc[name, "all auc"])
 rules_scores.round(3)
 
 # %% [markdown]
@@ -286,18 +288,18 @@ pd.Series({"models trained now": result.trained, "models used": len({id(m) for m
 
 # %%
 table2 = ablation.table2_summary(result.table2)
-report.record("table2_seeds_used", int(table2["seeds"].min()))
+reporting.record("table2_seeds_used", int(table2["seeds"].min()))
 for (row, name), values in table2.iterrows():
     key = f"table2_row{row}_{'ssvae' if name == 'semi-supervised' else 'supervised'}_accuracy"
-    report.record(f"{key}_mean", values["accuracy_mean"], kind="trained", spread=values["accuracy_std"],
-                  n=values["seeds"])
+    reporting.record(f"{key}_mean", values["accuracy_mean"], kind="trained", spread=values["accuracy_std"],
+                     n=values["seeds"])
 table2_sizes = table2[["labelled", "unlabelled", "validation"]]
 table2_sizes
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(table2[["paper accuracy", "accuracy", "accuracy − paper", "auc"]].round(3),
-               {"accuracy": "our accuracy (mean ± std)", "auc": "our ROC AUC (mean ± std)",
-                "accuracy − paper": "our mean − paper"})
+reporting.readable(table2[["paper accuracy", "accuracy", "accuracy − paper", "auc"]].round(3),
+                   {"accuracy": "our accuracy (mean ± std)", "auc": "our ROC AUC (mean ± std)",
+                    "accuracy − paper": "our mean − paper"})
 
 # %% [markdown]
 # The gap between the two models, paired on the same seeds and test alloys
@@ -306,22 +308,14 @@ plots.readable(table2[["paper accuracy", "accuracy", "accuracy − paper", "auc"
 # alloys together, and the number of seeds the semi-supervised model wins):
 
 # %%
-table2_gap = pd.concat(
-    {metric: ablation.paired_comparison(result.table2_predictions, "semi-supervised", "supervised network",
-                                        metric=metric, by="row", n_boot=n_bootstrap)
-     for metric in ablation.METRICS},
-    names=["metric"],
-)
-table2_gap["paper"] = [float(ablation.PAPER_TABLE2.loc[row, "semi-supervised"]
-                             - ablation.PAPER_TABLE2.loc[row, "supervised network"]) if metric == "accuracy"
-                       else np.nan for metric, row in table2_gap.index]
+table2_gap = ablation.table2_gaps(result.table2_predictions, n_boot=n_bootstrap)
 for row in table2_gap.loc["accuracy"].index:
-    report.record(f"table2_row{row}_accuracy_gap", table2_gap.loc[("accuracy", row), "mean_difference"],
-                  kind="trained", tolerance=0.03,
-                  basis="paired gap of two trained means over 5 seeds; its seed spread is about 0.01-0.02")
+    reporting.record(f"table2_row{row}_accuracy_gap", table2_gap.loc[("accuracy", row), "difference"],
+                     kind="trained", tolerance=0.03,
+                     basis="paired gap of two trained means over 5 seeds; its seed spread is about 0.01-0.02")
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(table2_gap.round(3))
+reporting.readable(table2_gap.round(3))
 
 # %% [markdown]
 # ## 4. The ablation: how much does each model need labels?
@@ -357,24 +351,21 @@ for fraction in recorded_fractions:
     for model in ("vae-expert", "vae-flat", "head", "random-forest"):
         if (fraction, model, "auc") in summary.index:
             row = summary.loc[(fraction, model, "auc")]
-            report.record(f"test_auc_{model.replace('-', '_')}_{100 * fraction:g}pct_mean", row["mean"],
-                          kind="trained", spread=row["std"], n=int(row["seeds"]))
+            reporting.record(f"test_auc_{model.replace('-', '_')}_{100 * fraction:g}pct_mean", row["mean"],
+                             kind="trained", spread=row["std"], n=int(row["seeds"]))
 for model in ("vae-expert", "vae-flat", "head"):
     if (0.02, model, "accuracy") in summary.index:
         row = summary.loc[(0.02, model, "accuracy")]
-        report.record(f"test_accuracy_{model.replace('-', '_')}_2pct_mean", row["mean"], kind="trained",
-                      spread=row["std"], n=int(row["seeds"]))
-        seeds_n = int(row["seeds"])
-        report.record(f"test_accuracy_{model.replace('-', '_')}_2pct_std", row["std"], kind="trained",
-                      tolerance=max(0.02, 4 * row["std"] / np.sqrt(seeds_n - 1)),
-                      basis=f"a standard deviation of {seeds_n} seeds has a standard error of about "
-                      "std/sqrt(2(n-1)); 4 x that for the difference of two executions, at least 0.02")
+        reporting.record(f"test_accuracy_{model.replace('-', '_')}_2pct_mean", row["mean"], kind="trained",
+                         spread=row["std"], n=int(row["seeds"]))
+        reporting.record_std(f"test_accuracy_{model.replace('-', '_')}_2pct_std", row["std"], n=int(row["seeds"]),
+                             floor=0.02)
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(ablation.summary_table(result.results, "auc"))
+reporting.readable(ablation.summary_table(result.results, "auc"))
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(ablation.summary_table(result.results, "accuracy"))
+reporting.readable(ablation.summary_table(result.results, "accuracy"))
 
 # %% [markdown]
 # ## 5. Paired comparisons
@@ -387,26 +378,16 @@ plots.readable(ablation.summary_table(result.results, "accuracy"))
 # models scored on the same draws) and the number of seeds it wins.
 
 # %%
-comparisons = {}
-for other in ("vae-flat", "head"):
-    if {"vae-expert", other} <= set(models):
-        for metric in ablation.METRICS:
-            comparisons[f"vae-expert − {other}", metric] = ablation.paired_comparison(
-                result.predictions, "vae-expert", other, metric=metric, n_boot=n_bootstrap)
-paired = pd.concat(comparisons, names=["comparison", "metric"])
+paired = ablation.paired_comparisons(result.predictions, "vae-expert", ("vae-flat", "head"), n_boot=n_bootstrap)
 for (name, metric, fraction), values in paired.iterrows():
     if fraction == 0.02 or (metric == "auc" and fraction == 0.1):
-        other = name.split(" − ")[1].replace("-", "_")
-        report.record(f"{metric}_gain_over_{other}_{100 * fraction:g}pct", values["mean_difference"],
-                      kind="trained", tolerance=max(0.02, 4 * np.sqrt(2) * (values["high"] - values["low"]) / 3.92),
-                      basis="4 x sqrt(2) x the standard error of the mean paired difference, read from its "
-                      "95 % paired-bootstrap interval (width / 3.92; seeds and test alloys resampled, so "
-                      "it overstates the CPU-to-CPU spread), at least 0.02")
-        report.record(f"{metric}_gain_over_{other}_{100 * fraction:g}pct_wins", int(values["wins"]),
-                      kind="trained", tolerance=2, basis="seeds won out of 5; a seed can flip")
+        key = f"{metric}_gain_over_{name.split(' − ')[1].replace('-', '_')}_{100 * fraction:g}pct"
+        reporting.record_paired(key, values, floor=0.02)
+        reporting.record(f"{key}_wins", int(values["wins"]), kind="trained", tolerance=2,
+                         basis="seeds won out of 5; a seed can flip")
 
 # %% tags=["nbval-ignore-output"]
-plots.readable(paired.round(3))
+reporting.readable(paired.round(3))
 
 # %% [markdown]
 # (what-the-numbers-show)=
@@ -463,13 +444,12 @@ plots.readable(paired.round(3))
 #   prior, they help that model exactly where it has the least data.
 #
 # The full tidy table (one row per fraction, seed, model and metric) is
-# written beside the book build:
+# written beside the book build (`_build/`, or `$HEA_DVAE_BUILD_DIR`):
 
 # %%
-build = Path(config.project_root() or ".") / "_build"
-build.mkdir(exist_ok=True)
-result.results.to_csv(build / "data_efficiency.csv", index=False)
-print(f"_build/data_efficiency.csv: {len(result.results)} rows, columns {list(result.results.columns)}")
+table_path = config.build_dir() / "data_efficiency.csv"
+result.results.to_csv(table_path, index=False)
+print(f"{table_path.name}: {len(result.results)} rows, columns {list(result.results.columns)}")
 
 # %% [markdown]
 # ## Summary
@@ -491,4 +471,4 @@ print(f"_build/data_efficiency.csv: {len(result.results)} rows, columns {list(re
 # What produced this page (package, data, models, machine):
 
 # %% tags=["nbval-ignore-output"]
-report.provenance(models=list({id(m): m for m in result.models.values()}.values()))
+reporting.provenance(models=list({id(m): m for m in result.models.values()}.values()))

@@ -43,30 +43,38 @@
 
 # %% tags=["parameters"]
 seeds = 5  # number of our retrained models per element table (seeds 0, 1, ...), from the model cache
+epochs = 800  # epochs of each of our models (800: the default recipe of chapter 2)
 background_size = 200  # background alloys for the released model (a seeded subsample of the labelled alloys)
 seed_background_size = 100  # background alloys for each of our models (cheaper; same subsample seed)
 background_seed = 0  # seed of the background subsample
+explained_alloys = 138  # test alloys whose Shapley values are computed (the first of the split; 138: all)
 examples = ["CoCrFeMnNi", "AlCoCrFeNi", "MoNbTaW"]  # alloys shown as waterfalls (any formulas)
+profile = "full"  # "full": the book; "smoke": every cell in seconds (tiny epochs, 2 seeds; numbers meaningless)
 
 # %%
 import pandas as pd
 
 import hea_dvae
-from hea_dvae import explain, plots, report, zoo
+from hea_dvae import explain, reporting, zoo
+from hea_dvae import paper as published
 from hea_dvae.data import split_with_table
 from hea_dvae.features import FEATURES, featurize_formulas
 from hea_dvae.model import load_released_model
+from hea_dvae.reporting import plots
+from hea_dvae.train import TrainConfig
 
+# The smoke profile (-p profile smoke) shrinks the parameters above: hea_dvae.reporting.profiles.
+globals().update(reporting.profile_parameters(profile, globals()))
 released_options = dict(background_size=background_size, seed=background_seed)
 seed_options = dict(background_size=seed_background_size, seed=background_seed)
-report.chapter("05_interpretation")
+reporting.chapter("05_interpretation")
 plots.use_style()
 pd.set_option("display.precision", 3)
 paper = hea_dvae.paper_split()
 corrected = split_with_table(paper, "corrected")
 released = load_released_model()
 # The released weights run in float32; other CPUs' kernels change the last bits.
-record_released = report.record_released
+record_released = reporting.record_released
 released_options, seed_options
 
 # %% [markdown]
@@ -89,17 +97,18 @@ released_options, seed_options
 
 # %% tags=["nbval-ignore-output"]
 test, labelled = paper["test"], paper["labelled"]
-by_output = explain.shap_values_by_output(released, test, labelled, explain.OUTPUTS, **released_options)
+explained = test.head(explained_alloys)
+by_output = explain.shap_values_by_output(released, explained, labelled, explain.OUTPUTS, **released_options)
 order = pd.DataFrame({output: explain.mean_abs_shap(e).index for output, e in by_output.items()})
-order["paper (Fig. 8a)"] = explain.PAPER_SHAP_ORDER
+order["paper (Fig. 8a)"] = published.SHAP_ORDER
 order.index = pd.RangeIndex(1, len(FEATURES) + 1, name="rank")
 order
 
 # %% tags=["nbval-ignore-output"]
 for output, explanation in by_output.items():
-    tau = explain.order_agreement(explain.mean_abs_shap(explanation), explain.PAPER_SHAP_ORDER)
+    tau = explain.order_agreement(explain.mean_abs_shap(explanation), published.SHAP_ORDER)
     record_released(f"released_tau_paper_{output}", tau, tolerance=0.001)
-    predicted = explain.model_output(released, output)(test[list(FEATURES)].to_numpy())
+    predicted = explain.model_output(released, output)(explained[list(FEATURES)].to_numpy())
     gap = abs(explanation.values.sum(1) + explanation.base_values - predicted).max()
     print(f"{output:11s}: Kendall tau with the paper's order {tau:+.3f}; values add up to within 1e-5: {gap < 1e-5}")
 
@@ -162,7 +171,7 @@ plots.glue_figure("fig-waterfalls-released", waterfalls)
 
 # %%
 top_two = list(explain.mean_abs_shap(explanation).index[:2])
-plots.glue_figure("fig-dependence-released", plots.shap_dependence(explanation, top_two, test["label"]))
+plots.glue_figure("fig-dependence-released", plots.shap_dependence(explanation, top_two, explained["label"]))
 
 # %% [markdown]
 # ```{glue:figure} fig-dependence-released
@@ -188,10 +197,13 @@ plots.glue_figure("fig-dependence-released", plots.shap_dependence(explanation, 
 # background of {glue:text}`seed_background_size` labelled alloys:
 
 # %% tags=["nbval-ignore-output"]
-report.record("seed_background_size", seed_background_size, kind="exact")
-models = zoo.paper_models(seeds=range(seeds), table="paper")
-ours = {seed: explain.shap_values(model, test, labelled, **seed_options) for seed, model in models.items()}
-importance = explain.importance_table({"released": explanation} | {f"seed {s}": e for s, e in ours.items()})
+reporting.record("seed_background_size", seed_background_size, kind="exact")
+models = zoo.paper_models(seeds=range(seeds), table="paper",
+                          train_config=TrainConfig.with_table("paper", epochs=epochs))
+ours_explanations = {seed: explain.shap_values(model, explained, labelled, **seed_options)
+                     for seed, model in models.items()}
+importance = explain.importance_table({"released": explanation}
+                                      | {f"seed {s}": e for s, e in ours_explanations.items()})
 explain.importance_ranks(importance)
 
 # %% tags=["nbval-ignore-output"]
@@ -199,9 +211,9 @@ taus = explain.pairwise_kendall(importance.drop(columns="released"))
 released_order = importance["released"].sort_values(ascending=False).index
 to_released = importance.drop(columns="released").apply(
     lambda column: explain.order_agreement(column, released_order))
-report.record("ours_tau_between_seeds", taus["tau"].mean(), kind="trained", spread=taus["tau"].std(),
-              n=seeds)
-report.record("ours_tau_to_released", to_released.mean(), kind="trained", spread=to_released.std(), n=seeds)
+reporting.record("ours_tau_between_seeds", taus["tau"].mean(), kind="trained", spread=taus["tau"].std(),
+                 n=seeds)
+reporting.record("ours_tau_to_released", to_released.mean(), kind="trained", spread=to_released.std(), n=seeds)
 print(f"Kendall tau between our seeds: {taus['tau'].mean():.2f} ± {taus['tau'].std():.2f} "
       f"({len(taus)} pairs; min {taus['tau'].min():.2f})")
 print(f"Kendall tau of each seed with the released model: {to_released.mean():.2f} ± {to_released.std():.2f}")
@@ -220,7 +232,7 @@ print(f"Kendall tau of each seed with the released model: {to_released.mean():.2
 # %%
 groups = {"released": importance[["released"]], "ours, paper table": importance.drop(columns="released")}
 plots.glue_figure("fig-importance-seeds", plots.shap_importance(groups))
-plots.glue_figure("fig-beeswarm-ours", plots.shap_beeswarm(ours[min(ours)]))
+plots.glue_figure("fig-beeswarm-ours", plots.shap_beeswarm(ours_explanations[min(ours_explanations)]))
 
 # %% [markdown]
 # ```{glue:figure} fig-importance-seeds
@@ -255,10 +267,10 @@ plots.glue_figure("fig-beeswarm-ours", plots.shap_beeswarm(ours[min(ours)]))
 test_probability = released.predict_proba(test)
 rules = explain.rules_versus_model(corrected["test"], test_probability)
 agreement = explain.agreement_with_rules(rules)
-FLIP = report.FLOAT32 + "; a probability near 0.5 may flip"
+FLIP = reporting.FLOAT32 + "; a probability near 0.5 may flip"
 for rule, row in agreement.iterrows():
     record_released(f"released_agree_{rule}", row["agree"], tolerance=0.01, basis=FLIP)
-    report.record(f"rule_accuracy_{rule}", row["rule_accuracy"], kind="exact")
+    reporting.record(f"rule_accuracy_{rule}", row["rule_accuracy"], kind="exact")
 record_released("released_model_accuracy", agreement["model_accuracy"].iloc[0], tolerance=0.01, basis=FLIP)
 agreement
 
@@ -307,7 +319,7 @@ ours_rules = {seed: explain.rules_versus_model(corrected["test"], model.predict_
 ours_agreement = pd.DataFrame({seed: explain.agreement_with_rules(table)["agree"] for seed, table in ours_rules.items()})
 spread = ours_agreement.std(axis=1)
 for rule, value in ours_agreement.mean(axis=1).items():
-    report.record(f"ours_agree_{rule}", value, kind="trained", spread=spread[rule], n=seeds)
+    reporting.record(f"ours_agree_{rule}", value, kind="trained", spread=spread[rule], n=seeds)
 ours_agreement.assign(mean=ours_agreement.mean(axis=1), std=spread).round(3)
 
 # %% [markdown]
@@ -320,10 +332,12 @@ ours_agreement.assign(mean=ours_agreement.mean(axis=1), std=spread).round(3)
 # models trained on features of the corrected table:
 
 # %% tags=["nbval-ignore-output"]
-corrected_models = zoo.paper_models(seeds=range(seeds), table="corrected")
-corrected_ours = {seed: explain.shap_values(model, corrected["test"], corrected["labelled"], **seed_options)
-                  for seed, model in corrected_models.items()}
-corrected_importance = explain.importance_table(corrected_ours)
+corrected_models = zoo.paper_models(seeds=range(seeds), table="corrected",
+                                    train_config=TrainConfig.with_table("corrected", epochs=epochs))
+corrected_explanations = {seed: explain.shap_values(model, corrected["test"].head(explained_alloys),
+                                                     corrected["labelled"], **seed_options)
+                          for seed, model in corrected_models.items()}
+corrected_importance = explain.importance_table(corrected_explanations)
 ranks = pd.DataFrame(
     {
         "released": explain.importance_ranks(importance[["released"]])["released"],
@@ -335,10 +349,10 @@ ranks.round(1)
 
 # %% tags=["nbval-ignore-output"]
 vec_rank = explain.importance_ranks(corrected_importance).loc["vac"]
-report.record("ours_corrected_vec_rank", vec_rank.mean(), kind="trained", spread=vec_rank.std(), n=seeds)
+reporting.record("ours_corrected_vec_rank", vec_rank.mean(), kind="trained", spread=vec_rank.std(), n=seeds)
 paper_vec_rank = explain.importance_ranks(importance.drop(columns="released")).loc["vac"]
-report.record("ours_paper_vec_rank", paper_vec_rank.mean(), kind="trained", spread=paper_vec_rank.std(),
-              n=seeds)
+reporting.record("ours_paper_vec_rank", paper_vec_rank.mean(), kind="trained", spread=paper_vec_rank.std(),
+                 n=seeds)
 paper_order = importance.drop(columns="released").mean(axis=1).sort_values(ascending=False).index
 between = explain.order_agreement(corrected_importance.mean(axis=1), paper_order)
 print(f"VEC rank: paper table {paper_vec_rank.mean():.1f} ± {paper_vec_rank.std():.1f}, "
@@ -394,4 +408,4 @@ plots.glue_figure("fig-importance-tables", plots.shap_importance(groups))
 # What produced this page (package, data, models, machine):
 
 # %% tags=["nbval-ignore-output"]
-report.provenance(models=[released, *models.values(), *corrected_models.values()])
+reporting.provenance(models=[released, *models.values(), *corrected_models.values()])

@@ -55,7 +55,7 @@ latent_z = [[0.0, -0.8], [0.0, -0.8], [0.8, 0.5]]  # latent vectors of the paper
 latent_y = [0.9, 0.1, 0.1]  # decoder labels of the paper's three examples
 flip_seed = "Fe14Ni16Cr22Co14Al22Cu8"  # the paper's multi-phase start alloy (Fig. 7)
 flip_target = 0.6  # the paper's loop stops once p(single phase) reaches this
-seeds = ["Fe14Ni16Cr22Co14Al22Cu8", "AlCoCrFeNi", "Al0.5CoCrCuFeNi", "CoCrFeNiTi", "AlCrMoNbTi", "CuNiTiZr"]  # inversion seeds
+inversion_seeds = ["Fe14Ni16Cr22Co14Al22Cu8", "AlCoCrFeNi", "Al0.5CoCrCuFeNi", "CoCrFeNiTi", "AlCrMoNbTi", "CuNiTiZr"]  # start alloys of the inversions
 target = 0.9  # target p(single phase) of the designs
 forbidden = ["Li", "Mg", "Zn", "Os"]  # elements the designs may not contain (volatile or toxic when melted)
 max_elements = 5  # most elements per designed alloy
@@ -72,6 +72,7 @@ grid_max_fraction = 0.8  # largest amount of any element in it (atomic fraction)
 dask_workers = 2  # worker processes of the local Dask cluster that repeats that screen (0 skips it)
 batch_grams = 50.0  # mass of the batch the recipe weighs out (g)
 proposals = 12  # alloys in the final table
+profile = "full"  # "full": the book; "smoke": every cell in seconds (small screens, one start alloy; numbers meaningless)
 
 # %%
 import numpy as np
@@ -79,18 +80,23 @@ import pandas as pd
 from myst_nb import glue
 
 import hea_dvae
-from hea_dvae import design, plots, report, screen, zoo
-from hea_dvae.constraints import Constraints
+from hea_dvae import design, reporting, zoo
+from hea_dvae import paper as published
+from hea_dvae.design import Constraints, screen
+from hea_dvae.predictors import released_predictor
+from hea_dvae.reporting import plots
 
+# The smoke profile (-p profile smoke) shrinks the parameters above: hea_dvae.reporting.profiles.
+globals().update(reporting.profile_parameters(profile, globals()))
 constraints = Constraints(forbidden=forbidden, max_elements=max_elements, min_fraction=min_fraction,
                           max_fraction=max_fraction, step=step)
 grid_space = Constraints(elements=grid_elements, n_elements=grid_sizes, step=grid_step,
                          min_fraction=grid_min_fraction, max_fraction=grid_max_fraction)
-report.chapter("06_design")
+reporting.chapter("06_design")
 plots.use_style()
 pd.set_option("display.precision", 3)
 pd.set_option("display.max_colwidth", 60)
-released = zoo.released_predictor()
+released = released_predictor()
 ours = zoo.default_predictor()
 models = {"released (authors)": released, "ours": ours}
 print(constraints.describe())
@@ -108,15 +114,13 @@ print(ours.name)
 # $q(y \mid e(x))$ (`hea_dvae.design.decode_latent`):
 
 # %% tags=["nbval-ignore-output"]
-paper_latent = pd.DataFrame({
-    "paper alloy": ["Ti9V10Nb19Zr58Ta1Hf2", "Cr3Al12Ti19V21Nb28Zr13Ta5", "Fe2Co81Ta14Pt2"],
-    "paper p": ["~1", "0.04", "0.71"],
-})
+paper_latent = pd.DataFrame({"paper alloy": [d.formula for d in published.LATENT_DESIGNS],
+                             "paper p": [d.printed_p for d in published.LATENT_DESIGNS]})
 decoded = design.decode_latent(released, latent_z, latent_y)
 latent_table = pd.concat([decoded[["z1", "z2", "y", "formula", "p_single_phase"]], paper_latent], axis=1)
 for i, row in latent_table.iterrows():
-    report.record_decoded(f"latent_released_{i}_formula", row["formula"])
-    report.record_released(f"latent_released_{i}_p", row["p_single_phase"])
+    reporting.record_decoded(f"latent_released_{i}_formula", row["formula"])
+    reporting.record_released(f"latent_released_{i}_p", row["p_single_phase"])
 latent_table
 
 # %% [markdown]
@@ -125,9 +129,10 @@ latent_table
 # a sign slip. Decoded there, the released model makes another alloy:
 
 # %% tags=["nbval-ignore-output"]
-slip = design.decode_latent(released, [0.8, -0.5], 0.1).iloc[0]
-report.record_decoded("latent_slip_formula", slip["formula"])
-print(f"z = (0.8, -0.5), y = 0.1: {slip['formula']}, p = {slip['p_single_phase']:.3f}")
+printed = published.LATENT_DESIGNS[2]  # printed with z = (0.8, -0.5)
+slip = design.decode_latent(released, printed.printed_z, printed.y).iloc[0]
+reporting.record_decoded("latent_slip_formula", slip["formula"])
+print(f"z = {printed.printed_z}, y = {printed.y}: {slip['formula']}, p = {slip['p_single_phase']:.3f}")
 
 # %% [markdown]
 # With $y = 0.9$ the decoder makes a single-phase refractory alloy, with
@@ -163,14 +168,11 @@ design.decode_latent(ours, latent_z, latent_y)[["z1", "z2", "y", "formula", "p_s
 
 # %% tags=["nbval-ignore-output"]
 flip = design.invert_flip(flip_seed, released, target=flip_target)
-paper_path = pd.DataFrame({
-    "paper alloy": ["Fe14Ni16Cr22Co14Al22Cu8", "Fe17Ni22Cr23Co25Al12", "Fe19Ni22Cr19Co25Al15", "Fe21Ni22Cr22Co35"],
-    "paper p": [0.12, 0.48, 0.08, 0.70],
-})
+paper_path = pd.DataFrame(published.FLIP_PATH, columns=["paper alloy", "paper p"])
 flip_table = pd.concat([flip.trajectory[["step", "formula", "p_single_phase", "distance"]], paper_path], axis=1)
 for i, row in flip.trajectory.iterrows():
-    report.record_decoded(f"flip_released_{i}_formula", row["formula"])
-    report.record_released(f"flip_released_{i}_p", row["p_single_phase"])
+    reporting.record_decoded(f"flip_released_{i}_formula", row["formula"])
+    reporting.record_released(f"flip_released_{i}_p", row["p_single_phase"])
 flip_table
 
 # %% [markdown]
@@ -197,11 +199,11 @@ hard.trajectory[["step", "formula", "p_single_phase"]]
 # %% tags=["nbval-ignore-output"]
 ends = flip.trajectory.iloc[[0, -1]]
 ends_features = released.featurize(ends[list(hea_dvae.ELEMENTS)].to_numpy())
-report.record_released("flip_distance", flip.trajectory["distance"].iloc[-1], tolerance=1.0,
-                        basis=report.DECODED_FORMULA)
-report.record("flip_h_mix_start", ends_features[0, hea_dvae.FEATURES.index("delta_h_mix")], kind="exact")
-report.record_released("flip_h_mix_end", ends_features[1, hea_dvae.FEATURES.index("delta_h_mix")], tolerance=1.0,
-                        basis=report.DECODED_FORMULA + "; one at.% moved changes it by under 1 kJ/mol")
+reporting.record_released("flip_distance", flip.trajectory["distance"].iloc[-1], tolerance=1.0,
+                          basis=reporting.DECODED_FORMULA)
+reporting.record("flip_h_mix_start", ends_features[0, hea_dvae.FEATURES.index("delta_h_mix")], kind="exact")
+reporting.record_released("flip_h_mix_end", ends_features[1, hea_dvae.FEATURES.index("delta_h_mix")], tolerance=1.0,
+                          basis=reporting.DECODED_FORMULA + "; one at.% moved changes it by under 1 kJ/mol")
 plots.glue_figure("fig-flip-features", plots.feature_comparison(ends_features, list(ends["formula"])))
 pd.DataFrame(ends_features, index=ends["formula"], columns=hea_dvae.FEATURES).round(3)
 
@@ -228,7 +230,7 @@ design.invert_flip(flip_seed, ours, target=flip_target).trajectory[["step", "for
 #
 # The paper proposes to score every equimolar alloy of 4 and 5 of the 30
 # elements, $\binom{30}{4} + \binom{30}{5} = 169{,}911$ alloys, but shows
-# no result. `hea_dvae.screen.screen` scores them all in about a
+# no result. `hea_dvae.design.screen.screen` scores them all in about a
 # second; the evidence is added to the best ones only.
 
 # %%
@@ -238,16 +240,15 @@ screens = {
                         annotate=lambda frame, model=model: design.with_evidence(frame, model))
     for name, model in models.items()
 }
-report.record("screen_alloys", screens["ours"].summary["alloys"], kind="exact")
-report.record("screen_released_share", screens["released (authors)"].summary["share_above_0.5"],
-              kind="trained", tolerance=1e-4, basis=report.FLOAT32)
+reporting.record("screen_alloys", screens["ours"].summary["alloys"], kind="exact")
+reporting.record("screen_released_share", screens["released (authors)"].summary["share_above_0.5"],
+                 kind="trained", tolerance=1e-4, basis=reporting.FLOAT32)
 print(f"{screens['ours'].summary['alloys']:,} alloys")
 
 # %% tags=["nbval-ignore-output"]
-member_shares = [screen.screen(zoo.Ensemble([m]), space, top=1, progress=False).summary["share_above_0.5"]
-                 for m in ours.members]
-report.record("screen_ours_share", screens["ours"].summary["share_above_0.5"], kind="trained",
-              spread=np.std(member_shares, ddof=1), n=len(member_shares))
+member_shares = screens["ours"].summary["member_shares_above_0.5"]
+reporting.record("screen_ours_share", screens["ours"].summary["share_above_0.5"], kind="trained",
+                 spread=np.std(member_shares, ddof=1), n=len(member_shares))
 pd.DataFrame({name: {"share p > 0.5": result.summary["share_above_0.5"],
                      "share p > 0.9": result.summary["share_above_0.9"],
                      "seconds": result.summary["seconds"]} for name, result in screens.items()}).T
@@ -289,7 +290,7 @@ screens["ours"].top[evidence_columns]
 # real space is non-equimolar: every 5-element alloy of the 30 elements
 # with each element between 5 and 80 at.% in 5 at.% steps is
 # $\binom{30}{5}\binom{19}{4}$ = {glue:text}`full_grid_alloys:,` alloys.
-# `hea_dvae.screen.screen` walks such a space in batches, never holding
+# `hea_dvae.design.screen.screen` walks such a space in batches, never holding
 # more than one batch in memory, computes the features from each alloy's
 # few present elements only, and keeps a running top-$N$ and histograms
 # of $p$ by number of elements, by element and by element family. On a
@@ -300,25 +301,25 @@ screens["ours"].top[evidence_columns]
 
 # %%
 grid_alloys = screen.count_space(grid_space, by_size=True)
-report.record("full_grid_alloys", screen.count_space(
+reporting.record("full_grid_alloys", screen.count_space(
     Constraints(n_elements=5, step=0.05, min_fraction=0.05, max_fraction=0.8)), kind="exact")
-report.record("grid_alloys", sum(grid_alloys.values()), kind="exact")
+reporting.record("grid_alloys", sum(grid_alloys.values()), kind="exact")
 print(grid_space.describe())
 pd.Series(grid_alloys, name="alloys").rename_axis("elements")
 
 # %% [markdown]
 # Every alloy is given to one element family: the family holding more
 # than half of its atoms, or "mixed" when none does
-# (`hea_dvae.screen.FAMILIES`; the 3d metals Ti, V and Cr count as
+# (`hea_dvae.design.screen.FAMILIES`; the 3d metals Ti, V and Cr count as
 # refractory, as in refractory high-entropy alloys):
 
 # %%
 pd.Series({name: " ".join(members) for name, members in screen.FAMILIES.items()}, name="elements")
 
 # %% [markdown]
-# Both models screen the space; each member of our ensemble also screens
-# it on its own, which measures how much the share called single phase
-# moves from one training to the next.
+# Both models screen the space; the screen also counts each member of our
+# ensemble on its own, which measures how much the share called single
+# phase moves from one training to the next.
 
 # %%
 grid_screens = {
@@ -326,22 +327,20 @@ grid_screens = {
                         annotate=lambda frame, model=model: design.with_evidence(frame, model))
     for name, model in models.items()
 }
-report.record("grid_screened", grid_screens["ours"].summary["alloys"], kind="exact")
+reporting.record("grid_screened", grid_screens["ours"].summary["alloys"], kind="exact")
 family_alloys = grid_screens["ours"].histograms["family"].sum()
-report.record("grid_mixed_share", family_alloys["mixed"] / family_alloys.sum(), kind="exact")
+reporting.record("grid_mixed_share", family_alloys["mixed"] / family_alloys.sum(), kind="exact")
 print(f"{grid_screens['ours'].summary['alloys']:,} alloys screened by each model")
 family_alloys.rename("alloys")
 
 # %% tags=["nbval-ignore-output"]
-grid_members = [screen.screen(zoo.Ensemble([member]), grid_space, top=1, progress=False)
-                for member in ours.members]
-grid_member_shares = pd.DataFrame([result.summary for result in grid_members])[["share_above_0.5", "share_above_0.9"]]
 grid = grid_screens["ours"]
+grid_member_shares = pd.DataFrame({f"share_above_{t}": grid.summary[f"member_shares_above_{t}"] for t in ("0.5", "0.9")})
 for threshold, suffix in (("0.5", ""), ("0.9", "_09")):
-    report.record(f"grid_released_share{suffix}", grid_screens["released (authors)"].summary[f"share_above_{threshold}"],
-                  kind="trained", tolerance=1e-4, basis=report.FLOAT32)
-    report.record(f"grid_ours_share{suffix}", grid.summary[f"share_above_{threshold}"], kind="trained",
-                  spread=grid_member_shares[f"share_above_{threshold}"].std(), n=len(ours.members))
+    reporting.record(f"grid_released_share{suffix}", grid_screens["released (authors)"].summary[f"share_above_{threshold}"],
+                     kind="trained", tolerance=1e-4, basis=reporting.FLOAT32)
+    reporting.record(f"grid_ours_share{suffix}", grid.summary[f"share_above_{threshold}"], kind="trained",
+                     spread=grid_member_shares[f"share_above_{threshold}"].std(), n=ours.n_members)
 grid_shares = pd.concat({name: pd.concat([result.share_single_phase("all"),
                                           result.share_single_phase("n_elements"),
                                           result.share_single_phase("family")])
@@ -352,13 +351,12 @@ grid_shares.rename(index={"alloys": "whole space"}).round(3)
 # %% tags=["nbval-ignore-output"]
 by_family = grid.share_single_phase("family")[grid.histograms["family"].sum() > 0]
 by_size = grid.share_single_phase("n_elements")
-member_shares = {by: pd.DataFrame([result.share_single_phase(by) for result in grid_members])
-                 for by in ("family", "n_elements")}
+member_shares = {by: grid.member_shares(by) for by in ("family", "n_elements")}
 for key, group, by in (("best_family", by_family.idxmax(), "family"), ("worst_family", by_family.idxmin(), "family"),
                        ("smallest", min(grid_sizes), "n_elements"), ("largest", max(grid_sizes), "n_elements")):
     glue(f"grid_{key}", group, display=False)
-    report.record(f"grid_{key}_share", grid.share_single_phase(by)[group], kind="trained",
-                  spread=member_shares[by][group].std(), n=len(grid_members))
+    reporting.record(f"grid_{key}_share", grid.share_single_phase(by)[group], kind="trained",
+                     spread=member_shares[by][group].std(), n=ours.n_members)
 plots.glue_figure("fig-grid-sizes", plots.screen_group_distributions(grid, by="n_elements"))
 plots.glue_figure("fig-grid-families", plots.screen_group_distributions(grid, by="family"))
 plots.glue_figure("fig-grid-share", plots.screen_single_phase_share(grid))
@@ -443,7 +441,7 @@ timing
 if on_dask is not None:
     same_top = on_dask.top[["formula", "p_single_phase"]].equals(grid.top[["formula", "p_single_phase"]])
     same_histograms = all(on_dask.histograms[by].equals(grid.histograms[by]) for by in grid.histograms)
-    report.record("dask_same_top", same_top, kind="exact")
+    reporting.record("dask_same_top", same_top, kind="exact")
     print(f"top {top} identical on the cluster: {same_top}; histograms identical: {same_histograms}")
 
 # %% [markdown]
@@ -472,7 +470,7 @@ print(constraints.describe())
 
 # %% tags=["nbval-ignore-output"]
 comparisons = {
-    name: design.compare_inversions(seeds, model, target=target, constraints=constraints,
+    name: design.compare_inversions(inversion_seeds, model, target=target, constraints=constraints,
                                     gradient={"progress": False})
     for name, model in models.items()
 }
@@ -486,20 +484,20 @@ comparisons["ours"][["seed", "method", "start_p", "formula", "p_single_phase", "
 # %% tags=["nbval-ignore-output"]
 summaries = pd.concat({name: design.summarize_inversions(table) for name, table in comparisons.items()})
 # How much a retrained model's numbers move: the same comparison with each member alone.
-by_member = design.summarize_by_member(seeds, ours, target=target, constraints=constraints,
+by_member = design.summarize_by_member(inversion_seeds, ours, target=target, constraints=constraints,
                                        gradient={"progress": False}).groupby("method")
 for method in ("flip", "gradient"):
     for column, key in (("success_rate", "success"), ("median_distance", "distance")):
-        report.record(f"released_{method}_{key}", summaries.loc[("released (authors)", method), column],
-                      kind="trained", tolerance=1 / len(seeds) if key == "success" else 10.0,
-                      basis="hundreds of float32 steps: another CPU may move one seed's rounded end point")
-        report.record(f"ours_{method}_{key}", summaries.loc[("ours", method), column], kind="trained",
-                      spread=by_member[column].std().loc[method], n=len(ours.members))
+        reporting.record(f"released_{method}_{key}", summaries.loc[("released (authors)", method), column],
+                         kind="trained", tolerance=1 / len(inversion_seeds) if key == "success" else 10.0,
+                         basis="hundreds of float32 steps: another CPU may move one seed's rounded end point")
+        reporting.record(f"ours_{method}_{key}", summaries.loc[("ours", method), column], kind="trained",
+                         spread=by_member[column].std().loc[method], n=len(ours.members))
 summaries.round(2)
 
 # %%
-paths = {"label-flip loop": design.invert_flip(seeds, ours, target=target, constraints=constraints).trajectory,
-         "gradient inversion": design.invert_gradient(seeds, ours, target=target, constraints=constraints,
+paths = {"label-flip loop": design.invert_flip(inversion_seeds, ours, target=target, constraints=constraints).trajectory,
+         "gradient inversion": design.invert_gradient(inversion_seeds, ours, target=target, constraints=constraints,
                                                       progress=False).trajectory}
 plots.glue_figure("fig-paths", plots.inversion_paths(paths, target=target))
 plots.glue_figure("fig-inversions", plots.inversion_outcomes(comparisons["ours"], target=target))
@@ -550,7 +548,7 @@ plots.glue_figure("fig-inversions", plots.inversion_outcomes(comparisons["ours"]
 # flag, and a recipe for a {glue:text}`batch_grams:.0f` g button.
 
 # %% tags=["nbval-ignore-output"]
-report.record("batch_grams", batch_grams, kind="exact")
+reporting.record("batch_grams", batch_grams, kind="exact")
 candidates = {"screen": pd.concat([result.top for result in screens.values()]),
               "latent": pd.concat([decoded, design.decode_latent(ours, latent_z, latent_y)])}
 candidates |= {f"{method} ({name})": frame for name, table in comparisons.items() for method, frame in table.groupby("method")}
@@ -608,4 +606,4 @@ final[["formula", "routes", "p_single_phase", "spread", "rules_single_phase", "n
 # What produced this page (package, data, models, machine):
 
 # %% tags=["nbval-ignore-output"]
-report.provenance(models=[released, *ours.members])
+reporting.provenance(models=[released, *ours.members])

@@ -26,7 +26,7 @@
 #
 # Nothing here is typed by hand except the paper's values: every other
 # number is read from what the chapters recorded in their executed
-# notebooks (`hea_dvae.report.read_notebook_records`), so this page is
+# notebooks (`hea_dvae.reporting.read_notebook_records`), so this page is
 # rebuilt from the same numbers whenever they are. A number that no chapter
 # has recorded reads "not recorded". The {doc}`paper map <paper_map>` says,
 # figure by figure, where the book reproduces the paper and what differs.
@@ -43,13 +43,16 @@
 # %% tags=["parameters"]
 book_folder = "."  # folder holding the executed chapters (NN_name.ipynb)
 reference_folder = "../tests/reference"  # reference records: seed spreads and run counts
+profile = "full"  # "full" or "smoke": this page trains nothing, both read the executed chapters
 
 # %%
 import pandas as pd
 
-from hea_dvae import plots, report
+from hea_dvae import reporting
 
-report.chapter("results")
+# The smoke profile (-p profile smoke) shrinks the parameters above: hea_dvae.reporting.profiles.
+globals().update(reporting.profile_parameters(profile, globals()))
+reporting.chapter("results")
 pd.set_option("display.max_colwidth", None)
 
 # %% [markdown]
@@ -60,10 +63,7 @@ pd.set_option("display.max_colwidth", None)
 # prints.
 
 # %%
-pd.DataFrame(
-    [(r.item, r.quantity, f"{r.paper:g}", r.source) for r in report.PAPER_RESULTS if r.paper is not None],
-    columns=["paper item", "quantity", "value", "where the paper states it"],
-).set_index("paper item")
+reporting.published_table()
 
 # %% [markdown]
 # ## 2. The paper, the released model and ours
@@ -79,8 +79,8 @@ pd.DataFrame(
 # could well produce it.
 
 # %%
-headline = report.headline_table(book_folder, reference=reference_folder).set_index("quantity")
-plots.readable(headline.drop(columns=["verdict", "chapter"]))
+headline = reporting.headline_table(book_folder, reference=reference_folder).set_index("quantity")
+reporting.readable(headline.drop(columns=["verdict", "chapter"]))
 
 # %% [markdown]
 # The verdicts: "std" is the standard deviation over our seeds.
@@ -105,7 +105,7 @@ headline[["verdict"]]
 # for this build:
 
 # %%
-report.coverage(book_folder)
+reporting.coverage(book_folder)
 
 # %% [markdown]
 # ## Summary
@@ -125,4 +125,4 @@ report.coverage(book_folder)
 # What produced this page (package, data, machine):
 
 # %% tags=["nbval-ignore-output"]
-report.provenance()
+reporting.provenance()

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "tests" / "reference" / "heacalculator_comparison.json"
+DEFAULT_OUT = ROOT / "tests" / "external" / "heacalculator_comparison.json"
 
 #: Our quantity -> the calculator's (its HEACalculator.get_dict() keys).
 PAIRS = {

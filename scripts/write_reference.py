@@ -4,11 +4,11 @@ Usage::
 
     python scripts/write_reference.py RECORD_DIR [REFERENCE_DIR]
 
-``RECORD_DIR`` holds the ``<chapter>.json`` files that :func:`hea_dvae.report.record`
+``RECORD_DIR`` holds the ``<chapter>.json`` files that :func:`hea_dvae.reporting.record`
 wrote while ``make chapters`` executed the book (``make reference`` does both).
 Each reference entry keeps the value, its kind, the tolerance the checks allow
 and the sentence that justifies the tolerance (see
-:func:`hea_dvae.report.tolerance_for`), so that a reviewer reads in the diff
+:func:`hea_dvae.reporting.tolerance_for`), so that a reviewer reads in the diff
 what changed and how much slack every number has.
 """
 
@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hea_dvae.report import tolerance_for
+from hea_dvae.reporting import tolerance_for
 
 ROOT = Path(__file__).resolve().parents[1]
 

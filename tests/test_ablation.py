@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hea_dvae import ablation, plots
+from hea_dvae import ablation, paper
+from hea_dvae.reporting import plots
 from hea_dvae.model import SSVAEConfig
 from hea_dvae.train import TrainConfig
 
@@ -42,10 +43,9 @@ def run(tmp_path_factory):
         (dict(fractions=(0.1, 0)), r"\(0, 1\].*got 0"),
         (dict(fractions=(1.5,)), r"\(0, 1\].*got 1\.5"),
         (dict(fractions=()), "fractions is empty"),
-        (dict(fractions=(True,)), r"\(0, 1\].*True"),
         (dict(fractions=(0.1, 0.1)), "repeat"),
         (dict(seeds=()), "seeds is empty"),
-        (dict(seeds=(-1,)), "non-negative integers"),
+        (dict(seeds=(-1,)), r"seeds must be .*integer.*-1"),
         (dict(models=("vae-expert", "svm")), r"unknown model.*svm.*choose from"),
         (dict(models=()), "models is empty"),
         (dict(table2_rows=(3,)), r"Table 2 row.*3"),
@@ -55,6 +55,11 @@ def run(tmp_path_factory):
 def test_bad_parameters_are_refused_before_any_data_is_read(kwargs, words, tmp_data_dir):
     with pytest.raises(ValueError, match=words):
         ablation.run_ablation(**kwargs)
+
+
+def test_a_fraction_that_is_not_a_number_is_refused(tmp_data_dir):
+    with pytest.raises(TypeError, match="fraction must be a number.*got True"):
+        ablation.run_ablation(fractions=(True,))
 
 
 def test_train_config_must_be_a_train_config():
@@ -67,6 +72,7 @@ def test_train_config_must_be_a_train_config():
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_results_are_one_tidy_table(run):
     results = run.results
     assert list(results.columns) == ["fraction", "n_labelled", "seed", "model", "metric", "value"]
@@ -78,6 +84,7 @@ def test_results_are_one_tidy_table(run):
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_fraction_one_trains_one_model_for_the_three_networks(run):
     for seed in SEEDS:
         same = {id(run.models[("fraction", 1.0), seed, m]) for m in ablation.SSVAE_MODELS}
@@ -87,6 +94,7 @@ def test_fraction_one_trains_one_model_for_the_three_networks(run):
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_rules_do_not_depend_on_seed_or_fraction(run):
     rules = run.results[run.results["model"] == "rules"]
     assert rules.groupby("metric")["value"].nunique().eq(1).all()
@@ -97,6 +105,7 @@ def test_rules_do_not_depend_on_seed_or_fraction(run):
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_summary_is_mean_and_std_over_seeds(run):
     summary = ablation.summarize(run.results)
     chosen = run.results.query("fraction == 0.05 and model == 'vae-flat' and metric == 'auc'")["value"]
@@ -111,20 +120,22 @@ def test_summary_is_mean_and_std_over_seeds(run):
 
 @pytest.mark.needs_data
 @pytest.mark.parametrize("metric", ablation.METRICS)
+@pytest.mark.slow
 def test_paired_comparison_numbers(run, metric):
     compared = ablation.paired_comparison(run.predictions, "vae-expert", "head", metric=metric, n_boot=300)
     wide = run.results[run.results["metric"] == metric].pivot_table(
         index=["fraction", "seed"], columns="model", values="value")
     difference = (wide["vae-expert"] - wide["head"]).groupby("fraction")
-    np.testing.assert_allclose(compared["mean_difference"], difference.mean())
+    np.testing.assert_allclose(compared["difference"], difference.mean())
     np.testing.assert_array_equal(compared["wins"], difference.apply(lambda d: (d > 0).sum()))
-    assert (compared["seeds"] == 2).all() and (compared["low"] <= compared["high"]).all()
+    assert (compared["runs"] == 2).all() and (compared["low"] <= compared["high"]).all()
     # Fraction 1: the same model on both sides, so no difference at all.
-    assert compared.loc[1.0, ["mean_difference", "low", "high"]].tolist() == [0, 0, 0]
+    assert compared.loc[1.0, ["difference", "low", "high"]].tolist() == [0, 0, 0]
     assert compared.loc[1.0, "ties"] == 2 and not compared.loc[1.0, "clear"]
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_paired_comparison_checks_its_arguments(run):
     with pytest.raises(ValueError, match="svm"):
         ablation.paired_comparison(run.predictions, "vae-expert", "svm")
@@ -143,22 +154,25 @@ def test_paired_bootstrap_interval_by_hand():
                                         "prediction": (np.array(score) > 0.5).astype(int)}))
     predictions = pd.concat(frames, ignore_index=True)
     auc = ablation.paired_comparison(predictions, "a", "b", n_boot=200).loc[0.5]
-    assert auc[["mean_difference", "low", "high", "wins", "seeds"]].tolist() == [1, 1, 1, 2, 2]
+    assert auc[["difference", "low", "high", "wins", "runs"]].tolist() == [1, 1, 1, 2, 2]
     assert auc["clear"]
     accuracy = ablation.paired_comparison(predictions, "b", "a", metric="accuracy", n_boot=200).loc[0.5]
-    assert accuracy["mean_difference"] == -1 and accuracy["wins"] == 0
+    assert accuracy["difference"] == -1 and accuracy["wins"] == 0
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_table2_reproduction(run):
     summary = ablation.table2_summary(run.table2)
     assert list(summary.index) == [(2, "semi-supervised"), (2, "supervised network")]
     assert summary[["labelled", "unlabelled", "validation"]].drop_duplicates().values.tolist() == [[247, 790, 198]]
-    assert summary["paper accuracy"].tolist() == [0.841, 0.826]
+    assert summary["paper accuracy"].tolist() == [paper.TABLE_2[2]["semi-supervised"],
+                                                  paper.TABLE_2[2]["supervised network"]]
     np.testing.assert_allclose(summary["accuracy − paper"], summary["accuracy_mean"] - summary["paper accuracy"])
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_a_warm_cache_trains_nothing_and_gives_the_same_numbers(run):
     again = ablation.run_ablation(FRACTIONS, SEEDS, train_config=TINY, table2_rows=(2,), table2_seeds=(0,),
                                   models=("vae-expert", "head", "random-forest"), workers=1, progress=False)
@@ -177,6 +191,7 @@ def test_rules_table_both_element_tables():
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_data_efficiency_figure(run):
     fig = plots.data_efficiency(run.results)
     assert len(fig.axes) == 2 and all(ax.get_xscale() == "log" for ax in fig.axes)

@@ -26,7 +26,8 @@ import pandas as pd
 import pytest
 from scipy.stats import t as student_t
 
-from hea_dvae import config, features, load_dataset, paper_split, plots, report
+from hea_dvae import config, features, load_dataset, paper_split, reporting
+from hea_dvae.reporting import plots
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -242,14 +243,14 @@ def test_read_notebook_records_returns_glued_values_only(tmp_path):
         _glue_output("fig-class-balance", "<Figure size 440x330 with 1 Axes>"),
         {"output_type": "stream", "name": "stdout", "text": "alloys: 1373\n"},
     ])  # fmt: skip
-    assert report.read_notebook_records(notebook) == {"n_alloys": 1373, "share": 0.517, "name": "paper"}
+    assert reporting.read_notebook_records(notebook) == {"n_alloys": 1373, "share": 0.517, "name": "paper"}
     with pytest.raises(FileNotFoundError):
-        report.read_notebook_records(tmp_path / "02_never_executed.ipynb")
+        reporting.read_notebook_records(tmp_path / "02_never_executed.ipynb")
 
 
 @pytest.mark.needs_data
 def test_chapter_1_records_what_the_data_give():
-    records = report.read_notebook_records(BOOK / "01_data.ipynb")
+    records = reporting.read_notebook_records(BOOK / "01_data.ipynb")
     dataset = load_dataset()
     split = paper_split(dataset)
     assert records["n_alloys"] == len(dataset)
@@ -271,17 +272,17 @@ def test_every_number_the_prose_quotes_is_recorded(chapter):
         pytest.skip(f"{chapter.name} quotes no glued number")
     if not chapter.with_suffix(".ipynb").is_file():
         pytest.skip(f"{chapter.name} is not executed yet (test_project.py fails on that)")
-    recorded = report.read_notebook_records(chapter.with_suffix(".ipynb"))
+    recorded = reporting.read_notebook_records(chapter.with_suffix(".ipynb"))
     assert quoted - set(recorded) == set(), f"{chapter.name} quotes numbers it never glued"
 
 
-@pytest.mark.parametrize("chapter", sorted(report.listed_keys()))
+@pytest.mark.parametrize("chapter", sorted(reporting.listed_keys()))
 def test_every_key_the_headline_page_lists_is_recorded(chapter):
     notebook = BOOK / f"{chapter}.ipynb"
-    recorded = report.read_notebook_records(notebook) if notebook.is_file() else {}
+    recorded = reporting.read_notebook_records(notebook) if notebook.is_file() else {}
     if not recorded:
-        pytest.skip(f"{chapter} is not executed with hea_dvae.report records yet")
-    missing = report.listed_keys()[chapter] - set(recorded)
+        pytest.skip(f"{chapter} is not executed with hea_dvae.reporting records yet")
+    missing = reporting.listed_keys()[chapter] - set(recorded)
     assert not missing, f"the headline page reads keys {chapter} does not record: {sorted(missing)}"
 
 
@@ -299,7 +300,7 @@ def test_headline_table_reads_the_chapters_and_says_what_is_missing(tmp_path):
         "test_auc_mean": {"value": 0.85, "spread": 0.01, "n": 5, "tolerance": 0.025, "basis": "x"},
         "test_accuracy_mean": {"value": 0.875, "spread": 0.004, "n": 5, "tolerance": 0.01, "basis": "x"},
     }))  # fmt: skip
-    table = report.headline_table(tmp_path, reference=references).set_index("quantity")
+    table = reporting.headline_table(tmp_path, reference=references).set_index("quantity")
 
     auc = table.loc["test ROC AUC"]
     half = student_t.ppf(0.975, 4) * 0.01 / math.sqrt(5)
@@ -319,23 +320,23 @@ def test_headline_table_reads_the_chapters_and_says_what_is_missing(tmp_path):
 
 
 def test_headline_table_of_an_unexecuted_book_is_all_not_recorded(tmp_path):
-    table = report.headline_table(tmp_path)
-    assert len(table) == len(report.PAPER_RESULTS)
+    table = reporting.headline_table(tmp_path)
+    assert len(table) == len(reporting.PAPER_RESULTS)
     assert set(table["ours (mean ± std)"]) == {"not recorded"}
 
 
 def test_the_paper_is_covered_item_by_item():
     # The journal version: Figs. 1-8 (8 in two panels) and Tables 1-3.
     expected = [f"Fig. {i}" for i in range(1, 8)] + ["Fig. 8a", "Fig. 8b"] + [f"Table {i}" for i in (1, 2, 3)]
-    assert sorted(item for item, _, _ in report.PAPER_ITEMS) == sorted(expected)
+    assert sorted(item for item, _, _ in reporting.PAPER_ITEMS) == sorted(expected)
     paper_map = (BOOK / "paper_map.md").read_text()
-    for item, _, chapters in report.PAPER_ITEMS:
+    for item, _, chapters in reporting.PAPER_ITEMS:
         row = re.search(rf"^\| {re.escape(item)} \|.*$", paper_map, re.MULTILINE)
         assert row, f"the paper map has no row for {item}"
         for chapter in chapters:
             assert f"<{chapter}>`" in row.group(0), f"the paper map's {item} row does not link {chapter}"
-    coverage = report.coverage(BOOK)
-    assert list(coverage.index) == [item for item, _, _ in report.PAPER_ITEMS]
+    coverage = reporting.coverage(BOOK)
+    assert list(coverage.index) == [item for item, _, _ in reporting.PAPER_ITEMS]
     assert coverage.loc["Fig. 1", "chapters"] == "01_data"  # executed, in this checkout
 
 
@@ -344,8 +345,8 @@ def test_the_paper_is_covered_item_by_item():
 
 
 def test_provenance_names_package_commit_models_and_cpu(tmp_data_dir):
-    report.chapter("01_provenance_test")
-    shown = report.provenance(models={0: "ab" * 32}, digests=["cd" * 32])
+    reporting.chapter("01_provenance_test")
+    shown = reporting.provenance(models={0: "ab" * 32}, digests=["cd" * 32])
     assert shown.rows["models"] == "abababababab, cdcdcdcdcdcd"
     assert shown.rows["data files"] == "none read"
     assert shown.rows["hea-dvae"].startswith(config.package_version() + ", commit ")
@@ -359,7 +360,7 @@ def test_provenance_names_package_commit_models_and_cpu(tmp_data_dir):
 
 def test_provenance_verifies_the_data_files(tmp_data_dir):
     (tmp_data_dir / "HEA_top30_comps.csv").write_text("not the pinned file\n")
-    shown = report.provenance()
+    shown = reporting.provenance()
     assert "HEA_top30_comps.csv" in shown.rows["data files"]
     assert "(NOT the pinned file)" in shown.rows["data files"]
 
@@ -367,19 +368,19 @@ def test_provenance_verifies_the_data_files(tmp_data_dir):
 def test_readable_names_columns_with_units_and_prints_counts_as_integers():
     scores = pd.DataFrame({"auc": [0.912, 0.9], "n": [75.0, 138.0], "fe": [0.0, 1.0]},
                           index=["validation", "test"])
-    shown = plots.readable(scores, labels={"fe": "Fe"})
+    shown = reporting.readable(scores, labels={"fe": "Fe"})
     assert list(shown.columns) == ["ROC AUC", "alloys", "Fe"]
     assert shown["alloys"].tolist() == [75, 138] and str(shown["alloys"].dtype) == "Int64"
     assert shown["Fe"].dtype == float  # fractions of 0 and 1 are not counts
     assert "75.0" not in shown.to_string()
-    assert plots.COLUMN_LABELS["delta_h_mix"].endswith(f"({features.FEATURE_UNITS['delta_h_mix']})")
-    assert plots.COLUMN_LABELS["vac"].startswith("valence electrons VEC")
+    assert reporting.COLUMN_LABELS["delta_h_mix"].endswith(f"({features.FEATURE_UNITS['delta_h_mix']})")
+    assert reporting.COLUMN_LABELS["vac"].startswith("valence electrons VEC")
 
 
 def test_readable_drops_a_spread_of_zero_only():
     table = pd.DataFrame({"auc": ["0.912 ± 0.004", "0.850 ± 0.000"], "runs": [5, 5]},
                          index=pd.Index(["ssvae", "logistic_regression"], name="baseline"))
-    shown = plots.readable(table)
+    shown = reporting.readable(table)
     assert shown["ROC AUC"].tolist() == ["0.912 ± 0.004", "0.850"]
     assert shown.index.name == "baseline"
     assert list(table["auc"]) == ["0.912 ± 0.004", "0.850 ± 0.000"]  # the input is left alone

@@ -165,7 +165,9 @@ def test_interrupted_weights_write_leaves_nothing_loadable(model, tmp_path, monk
             handle.write(b"\x00" * 16)
         raise OSError("disk full")
 
-    monkeypatch.setattr(checkpoint, "save_file", half_write)
+    import safetensors.torch
+
+    monkeypatch.setattr(safetensors.torch, "save_file", half_write)
     with pytest.raises(OSError, match="disk full"):
         checkpoint.save(model, tmp_path / "ckpt")
     assert list(tmp_path.iterdir()) == []

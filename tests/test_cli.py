@@ -15,11 +15,12 @@ import pandas as pd
 import pytest
 import torch
 
-from hea_dvae import checkpoint, zoo
+from hea_dvae import checkpoint, paper, zoo
 from hea_dvae.cli import main
 from hea_dvae.features import ELEMENTS, FEATURES, composition_vector, featurize
 from hea_dvae.model import SSVAEConfig
 from hea_dvae.train import TrainConfig, fit
+from hea_dvae.predictors import Ensemble, released_predictor
 from synthetic import synthetic_alloys as make_alloys
 
 HEADER = ("formula,p_single_phase,spread,outside_data,in_dataset,dataset_label,distance_to_data,nearest_formula,"
@@ -97,7 +98,7 @@ def test_default_model_is_the_zoo_ensemble(tiny_model_dir, monkeypatch, capsys):
     members = [checkpoint.load(tiny_model_dir), checkpoint.load(tiny_model_dir)]
     with torch.no_grad():
         members[1].encoder_y.layers[-1].bias += 1.0  # a second member that disagrees
-    ensemble = zoo.Ensemble(members, name="two tiny members")
+    ensemble = Ensemble(members, name="two tiny members")
     monkeypatch.setattr(zoo, "default_predictor", lambda *args, **kwargs: ensemble)
     assert main(["predict", "CoCrFeNi", "NbMoTaW"]) == 0
     captured = capsys.readouterr()
@@ -223,7 +224,7 @@ def test_predict_without_formulas_is_bad_input(capsys):
 def test_predict_with_the_released_model(capsys):
     assert main(["predict", "--model", "released", "CoCrFeMnNi"]) == 0
     row = _predicted(capsys.readouterr().out).iloc[0]
-    released = zoo.released_predictor()
+    released = released_predictor()
     expected = released.predict_proba(released.featurize(composition_vector("CoCrFeMnNi")[None]))[0]
     assert row["p_single_phase"] == pytest.approx(expected, abs=1e-6)
 
@@ -258,7 +259,7 @@ def test_design_screen_ranks_every_alloy_of_a_small_space(tiny_model_dir, capsys
     assert set(np.array(ELEMENTS)[(x > 0).any(axis=0)]) == set(pool)
     for column in ("spread", "rules_single_phase", "nearest", "distance_to_data", "outside_data", "in_dataset"):
         assert column in table
-    assert f"# model_identity: {zoo.Ensemble([checkpoint.load(tiny_model_dir)]).identity}" in captured.out
+    assert f"# model_identity: {Ensemble([checkpoint.load(tiny_model_dir)]).identity}" in captured.out
 
 
 @pytest.mark.needs_data
@@ -280,21 +281,22 @@ def test_design_screen_top_n_are_the_best_and_carry_a_recipe(tiny_model_dir, tmp
 def test_design_latent_reproduces_the_paper_with_the_released_model(capsys):
     assert main(["design", "latent", "--z", "0", "-0.8", "--y", "0.9", "0.1", "--model", "released"]) == 0
     table = _design_table(capsys.readouterr().out)
-    assert table["formula"].tolist() == ["Ti9V10Nb19Zr58Ta1Hf2", "Cr3Al12Ti19V21Nb28Zr13Ta5"]
-    assert table["p_single_phase"].round(2).tolist() == [1.0, 0.04]
+    assert table["formula"].tolist() == [d.formula for d in paper.LATENT_DESIGNS[:2]]
+    assert table["p_single_phase"].round(2).tolist() == [d.p for d in paper.LATENT_DESIGNS[:2]]
 
 
 @pytest.mark.needs_data
 def test_design_invert_flip_reproduces_the_paper(capsys, tmp_path):
     path = tmp_path / "path.csv"
-    assert main(["design", "invert", "--seed", "Fe14Ni16Cr22Co14Al22Cu8", "--method", "flip",
-                 "--target", "0.6", "--model", "released", "--trajectory", str(path)]) == 0
+    assert main(["design", "invert", "--seed", paper.FLIP_SEED, "--method", "flip",
+                 "--target", str(paper.FLIP_TARGET), "--model", "released", "--trajectory", str(path)]) == 0
     final = _design_table(capsys.readouterr().out).iloc[0]
-    assert final["formula"] == "Fe21Ni22Cr22Co35" and round(final["p_single_phase"], 2) == 0.70
-    assert pd.read_csv(path, comment="#")["p_single_phase"].round(2).tolist() == [0.12, 0.48, 0.08, 0.70]
+    assert (final["formula"], round(final["p_single_phase"], 2)) == paper.FLIP_PATH[-1]
+    assert pd.read_csv(path, comment="#")["p_single_phase"].round(2).tolist() == [p for _, p in paper.FLIP_PATH]
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_design_invert_gradient_respects_the_constraints(tiny_model_dir, capsys):
     assert main(["design", "invert", "--seed", "AlCoCrFeNi", "CoCrFeMnNi", "--method", "gradient",
                  "--elements", "Al", "Co", "Cr", "Fe", "Ni", "Mn", "Ti", "--max-elements", "4",

@@ -349,5 +349,5 @@ def test_with_table_recomputes_features_only_for_other_tables():
 def test_data_config_refuses_nonsense(kwargs, word):
     from hea_dvae.data import DataConfig
 
-    with pytest.raises(ValueError, match=word):
+    with pytest.raises((TypeError, ValueError), match=word):
         DataConfig(**kwargs)

@@ -10,25 +10,18 @@ import pytest
 import torch
 from pymatgen.core import Composition
 
-from hea_dvae import design
-from hea_dvae.constraints import Constraints
+from hea_dvae import design, paper
+from hea_dvae.compositions import as_fractions, composition_distance, formula_on_grid, round_as_authors
+from hea_dvae.design.feasibility import admits
+from hea_dvae.predictors import score
+from hea_dvae.design.constraints import Constraints
 from hea_dvae.features import ELEMENTS, FEATURES, composition_vector
 from hea_dvae.model import SSVAE, SSVAEConfig
-from hea_dvae.zoo import Ensemble, released_predictor
+from hea_dvae.predictors import Ensemble, released_predictor
 
-# The paper's numbers (Zeng, Khan & Post, arXiv:2409.06740, Sec. 3.4 and Fig. 7),
-# obtained with the released model.
-PAPER_FLIP = [
-    ("Fe14Ni16Cr22Co14Al22Cu8", 0.12),
-    ("Fe17Ni22Cr23Co25Al12", 0.48),
-    ("Fe19Ni22Cr19Co25Al15", 0.08),
-    ("Fe21Ni22Cr22Co35", 0.70),
-]
-PAPER_LATENT = [
-    ((0.0, -0.8), 0.9, "Ti9V10Nb19Zr58Ta1Hf2", 1.0),
-    ((0.0, -0.8), 0.1, "Cr3Al12Ti19V21Nb28Zr13Ta5", 0.04),
-    ((0.8, 0.5), 0.1, "Fe2Co81Ta14Pt2", 0.71),
-]
+# The paper's numbers (Sec. 3.4 and Fig. 7), obtained with the released model.
+PAPER_FLIP = list(paper.FLIP_PATH)
+PAPER_LATENT = [(d.z, d.y, d.formula, d.p) for d in paper.LATENT_DESIGNS]
 
 
 def _index(symbol: str) -> int:
@@ -124,23 +117,32 @@ def test_recipe_refuses_a_nonsense_batch(batch):
 def test_paper_rounding_keeps_whole_percents_that_need_not_sum_to_100():
     x = np.zeros(30)
     x[[_index(s) for s in ("Fe", "Ni", "Cr", "Co", "Al")]] = [0.1714, 0.2213, 0.2287, 0.2535, 0.1201]
-    x[_index("Cu")] = 1 - x.sum()  # 0.005: rounds to 0 or 1 at.%, never to a fraction
-    amounts = design.round_paper(x)
-    np.testing.assert_allclose(100 * amounts, np.round(100 * x))
-    assert design.formula_from_amounts(amounts).startswith("Fe17Ni22Cr23Co25Al12")
+    x[_index("Cu")] = 1 - x.sum()  # 0.005: 0.004999... in float32, rounds to 0 at.%, never to a fraction
+    amounts = round_as_authors(x)
+    expected = np.zeros(30)
+    expected[[_index(s) for s in ("Fe", "Ni", "Cr", "Co", "Al")]] = [17, 22, 23, 25, 12]
+    np.testing.assert_allclose(100 * amounts, expected, atol=1e-9)
+    assert formula_on_grid(amounts) == "Fe17Ni22Cr23Co25Al12"  # 99 at.%, as the paper prints it
+
+
+def test_the_authors_rounding_truncates_a_float32_product_below_a_whole_number():
+    # torch.round(0.53, decimals=2) * 100 is 52.999996 in float32, which int() truncates to 52.
+    x = np.zeros(30)
+    x[[0, 1]] = [0.53, 0.47]
+    np.testing.assert_allclose(100 * round_as_authors(x)[:2], [52, 47], atol=1e-9)
 
 
 def test_formula_from_amounts_writes_the_decimals_a_step_needs():
     x = composition_vector("Fe2Ni1Co1")
-    assert design.formula_from_amounts(x, step=0.01) == "Fe50Ni25Co25"
+    assert formula_on_grid(x, step=0.01) == "Fe50Ni25Co25"
     x = np.zeros(30)
     x[[0, 1]] = [0.625, 0.375]
-    assert design.formula_from_amounts(x, step=0.005) == "Fe62.5Ni37.5"
+    assert formula_on_grid(x, step=0.005) == "Fe62.5Ni37.5"
 
 
 def test_composition_distance_counts_the_material_moved():
     cantor, quaternary = composition_vector("CoCrFeMnNi"), composition_vector("CoCrFeNi")
-    d = design.composition_distance(np.stack([cantor, quaternary]), np.stack([quaternary, composition_vector("W")]))
+    d = composition_distance(np.stack([cantor, quaternary]), np.stack([quaternary, composition_vector("W")]))
     # Mn (20 at.%) must go and be shared out among the other four: 20 at.% moved.
     assert d[0, 0] == pytest.approx(20)
     assert d[1, 0] == 0
@@ -193,7 +195,7 @@ def test_latent_decoding_gives_compositions_that_the_formula_states():
     np.testing.assert_allclose(x.sum(axis=1), 1, atol=1e-12)
     # The formula is the alloy: parsing it gives the fractions back.
     np.testing.assert_allclose(np.stack([composition_vector(f) for f in frame["formula"]]), x, atol=1e-12)
-    p, spread = design.score(predictor, x)
+    p, spread = score(predictor, x)
     np.testing.assert_allclose(frame["p_single_phase"], p)
     assert frame.attrs["model_identity"] == predictor.identity
     assert frame.attrs["parameters"]["route"] == "latent"
@@ -205,7 +207,7 @@ def test_latent_decoding_within_constraints():
     frame = design.decode_latent(random_ensemble(1), np.random.default_rng(1).normal(size=(25, 2)), 0.9,
                                  constraints=constraints)
     x = frame[list(ELEMENTS)].to_numpy()
-    assert constraints.admits(x).all()
+    assert admits(constraints, x).all()
     assert ((x > 0).sum(axis=1) == 4).all()
 
 
@@ -222,7 +224,8 @@ def test_latent_decoding_reproduces_the_paper_with_the_released_model():
         assert row["formula"] == formula
         assert row["p_single_phase"] == pytest.approx(p, abs=0.005)
     # The paper prints z = (0.8, -0.5) for Fe2Co81Ta14Pt2: a sign slip.
-    assert design.decode_latent(released, (0.8, -0.5), 0.1).iloc[0]["formula"] != "Fe2Co81Ta14Pt2"
+    slip = paper.LATENT_DESIGNS[2]
+    assert design.decode_latent(released, slip.printed_z, slip.y).iloc[0]["formula"] != slip.formula
 
 
 # --------------------------------------------------------------------------
@@ -231,7 +234,7 @@ def test_latent_decoding_reproduces_the_paper_with_the_released_model():
 
 @pytest.mark.needs_data
 def test_label_flip_reproduces_the_paper_trajectory():
-    result = design.invert_flip(PAPER_FLIP[0][0], released_predictor(), target=0.6)
+    result = design.invert_flip(paper.FLIP_SEED, released_predictor(), target=paper.FLIP_TARGET)
     path = result.trajectory
     assert path["formula"].tolist() == [formula for formula, _ in PAPER_FLIP]
     assert path["p_single_phase"].round(2).tolist() == [p for _, p in PAPER_FLIP]
@@ -251,7 +254,7 @@ def test_label_flip_stays_inside_the_constraints():
     result = design.invert_flip(["AlCoCrFeNi", "CoCrFeNiTi"], random_ensemble(2), target=0.99,
                                 max_steps=4, constraints=constraints)
     x = result.trajectory[list(ELEMENTS)].to_numpy()
-    assert constraints.admits(x).all()
+    assert admits(constraints, x).all()
     assert result.final["admitted"].all()
 
 
@@ -260,13 +263,14 @@ def test_label_flip_stays_inside_the_constraints():
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_gradient_inversion_raises_p_and_respects_every_constraint():
     predictor = delta_ensemble()
     pool = ("Fe", "Ni", "Co", "Cr", "Al", "Ti", "Cu")
     constraints = Constraints(elements=pool, forbidden=("Cu",), max_elements=4, min_fraction=0.1,
                               max_fraction=0.4, step=0.05)
     seeds = ["AlCoCrFeNi", "Al2CrFeNiTi", "AlCuNiTi"]
-    start, _ = design.score(predictor, design.as_fractions(seeds))
+    start, _ = score(predictor, as_fractions(seeds))
     result = design.invert_gradient(seeds, predictor, target=0.8, constraints=constraints, progress=False)
     final = result.final
     x = final[list(ELEMENTS)].to_numpy()
@@ -275,7 +279,7 @@ def test_gradient_inversion_raises_p_and_respects_every_constraint():
     for row in x:
         assert independent_check(row, ("Fe", "Ni", "Co", "Cr", "Al", "Ti"), 4, 0.1, 0.4, 0.05) == []
     # Re-scored after rounding, not the optimiser's last value.
-    np.testing.assert_allclose(final["p_single_phase"], design.score(predictor, x)[0])
+    np.testing.assert_allclose(final["p_single_phase"], score(predictor, x)[0])
     path = result.trajectory
     assert set(path["phase"]) == {1, 2}
     assert path.groupby("seed")["step"].max().eq(result.final["steps"].iloc[0]).all()
@@ -299,6 +303,7 @@ def test_inversion_refuses_a_target_outside_0_1(target):
 
 
 @pytest.mark.needs_data
+@pytest.mark.slow
 def test_compare_inversions_lists_both_methods_for_every_seed():
     seeds = ["AlCoCrFeNi", "CoCrFeNiTi"]
     table = design.compare_inversions(seeds, delta_ensemble(), target=0.8,
@@ -346,7 +351,7 @@ def test_evidence_rules_are_the_priors_verdict_on_the_corrected_table():
     from hea_dvae.features import featurize
 
     found = design.evidence(["CoCrFeMnNi", "AlCoCrFeNi"], random_ensemble(), reference=_toy_reference())
-    verdict = priors.rules_verdict(featurize(design.as_fractions(["CoCrFeMnNi", "AlCoCrFeNi"]), "corrected"))
+    verdict = priors.rules_verdict(featurize(as_fractions(["CoCrFeMnNi", "AlCoCrFeNi"]), "corrected"))
     np.testing.assert_allclose(found["rules_vec"], verdict["vec"])
     assert found["rules_single_phase"].tolist() == verdict["single_phase"].tolist()
 
@@ -373,7 +378,7 @@ def test_rank_candidates_pools_routes_and_ranks_new_alloys_inside_the_data_first
     assert ranked["formula"].iloc[-1] == "W50Li50"  # outside the data: last whatever its p
     inside = ranked[~ranked["outside_data"]]
     assert (np.diff(inside["p_single_phase"].to_numpy()) <= 0).all()
-    np.testing.assert_allclose(inside["p_single_phase"], design.score(predictor, design.as_fractions(inside))[0])
+    np.testing.assert_allclose(inside["p_single_phase"], score(predictor, as_fractions(inside))[0])
     np.testing.assert_allclose(ranked.filter(like="grams_").sum(axis=1), 10)
 
 
@@ -417,3 +422,12 @@ def test_summarize_by_member_runs_each_member_alone():
         ["AlCoCrFeNi"], delta_ensemble(), target=0.8, constraints=Constraints(max_elements=5, step=0.01),
         flip={"max_steps": 2}, gradient={"progress": False, "steps": 50}))
     pd.testing.assert_frame_equal(table.loc[1], alone)
+
+
+def test_no_public_name_of_the_design_package_is_also_one_of_its_modules():
+    # A submodule, once imported, would shadow the lazily loaded function of the same name.
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(design.__path__)}
+    assert not modules & set(design.__all__)
+    assert set(design.__all__) == set(design._LAZY)

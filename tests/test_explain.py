@@ -156,7 +156,7 @@ def test_several_outputs_in_one_pass_equal_separate_explanations(small_model, al
 
 
 def test_waterfall_bars_chain_from_base_value_to_prediction():
-    from hea_dvae import plots
+    from hea_dvae.reporting import plots
 
     values = np.array([[0.3, -0.1, 0.05, 0.0, -0.2, 0.01, 0.02, -0.03]])
     explanation = shap.Explanation(values=values, base_values=np.array([0.4]), data=np.ones((1, 8)),

@@ -30,14 +30,15 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hea_dvae import checkpoint, workers, zoo
+from hea_dvae import checkpoint, workers
 from hea_dvae.cli import BadInput, main, read_formulas
 from hea_dvae.compositions import MAX_FORMULA_LENGTH, composition_vector
-from hea_dvae.constraints import ConstraintError, Constraints
+from hea_dvae.design.constraints import ConstraintError, Constraints
 from hea_dvae.elements import ELEMENTS
 from hea_dvae.files import OutputError, check_output, write_files
 from hea_dvae.model import SSVAE, SSVAEConfig
-from hea_dvae.screen import ScreenStateError, screen
+from hea_dvae.design.screen import ScreenStateError, screen
+from hea_dvae.predictors import released_predictor
 from synthetic import synthetic_alloys
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -270,7 +271,7 @@ def test_predict_flags_alloys_outside_the_data_and_a_single_models_spread(model_
 
 @pytest.mark.needs_data
 def test_released_model_spread_reads_not_available():
-    predictor = zoo.released_predictor()
+    predictor = released_predictor()
     e = predictor.featurize(np.eye(len(ELEMENTS))[:2] * 0.5 + np.eye(len(ELEMENTS))[[1, 2]] * 0.5)
     assert np.isnan(predictor.predict_spread(e)).all()
 
@@ -320,6 +321,7 @@ def test_formula_parsing_is_linear():
     np.testing.assert_allclose(composition_vector(nested), composition_vector("Fe"))
 
 
+@pytest.mark.slow
 def test_a_plain_script_without_a_main_guard_trains_in_workers(tmp_path):
     script = tmp_path / "plain.py"
     script.write_text(textwrap.dedent(f"""

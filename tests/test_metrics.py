@@ -217,3 +217,47 @@ def test_paired_bootstrap():
     assert reverse == pytest.approx((-difference.estimate, -difference.high, -difference.low))
     with pytest.raises(ValueError, match="138 labels but 137 scores_b"):
         paired_bootstrap(labels, good, poor[:-1])
+
+
+def test_paired_difference_over_runs_resamples_alloys_and_runs():
+    from hea_dvae.metrics import PAIRED_COLUMNS, paired_difference, paired_frame
+
+    labels, good = _scored(138, seed=5, signal=1.5)
+    _, poor = _scored(138, seed=6, signal=0.3)
+    runs_a, runs_b = np.stack([good, good]), np.stack([poor, poor])
+    several = paired_difference(labels, runs_a, runs_b, "auc", n_boot=300)
+    single = paired_difference(labels, good, poor, "auc", n_boot=300)
+    # Two identical runs: the same difference, and an interval from the same alloy resamples.
+    assert several.difference == pytest.approx(single.difference)
+    assert (several.runs, several.wins, several.ties) == (2, 2, 0) and several.clear
+    assert several.low == pytest.approx(single.low) and several.high == pytest.approx(single.high)
+    # Verdicts replace scores > 0.5 for accuracy: a model that calls every alloy right.
+    right = paired_difference(labels, poor, poor, "accuracy", n_boot=50, calls_a=labels)
+    assert right.difference == pytest.approx(1 - np.mean((poor > 0.5) == (labels == 1)))
+    table = paired_frame({"a − b": several, "b − a": paired_difference(labels, poor, good, "auc", n_boot=300)})
+    assert list(table.columns) == [c for c in PAIRED_COLUMNS if c not in ("std", "p_value")]
+    assert table.loc["b − a", "wins"] == 0
+
+
+def test_paired_t_is_the_corrected_interval_and_counts_wins():
+    from scipy import stats
+
+    from hea_dvae.metrics import paired_t
+
+    d = np.array([0.01, 0.03, 0.02, 0.02])
+    result = paired_t(d, folds=4)
+    se = np.sqrt((1 / 4 + 1 / 3) * d.var(ddof=1))
+    assert result.high - result.difference == pytest.approx(stats.t.ppf(0.975, df=3) * se)
+    assert (result.runs, result.wins, result.ties) == (4, 4, 0)
+    assert paired_t(d, folds=4, metric="brier").wins == 0  # lower is better for the Brier score
+    assert paired_t(np.zeros(3), folds=3).p_value == 1.0
+
+
+def test_against_targets_says_which_are_met():
+    from hea_dvae.metrics import against_targets
+
+    table = against_targets({"auc": 0.92, "mae": 2.5}, {"auc": 0.91, "mae": 2.2},
+                            {"auc": (">=", 0.915), "mae": ("<=", 2.2)})
+    assert table["met"].tolist() == [True, False] and table.loc["mae", "target"] == "<= 2.2"
+    with pytest.raises(ValueError, match="direction"):
+        against_targets({"auc": 0.9}, {"auc": 0.9}, {"auc": (">", 0.9)})

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hea_dvae import plots
+from hea_dvae.reporting import plots
 from hea_dvae.features import ELEMENTS, FEATURES
 
 

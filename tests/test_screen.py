@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import itertools
 import math
-import types
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from hea_dvae import screen as screen_module
-from hea_dvae.constraints import ConstraintError, Constraints
+from hea_dvae.design.feasibility import admits
+from hea_dvae.design.screen import kernels, runners, scorer as scorer_module
+from hea_dvae.design.constraints import ConstraintError, Constraints
 from hea_dvae.elements import ELEMENTS, FEATURES, ElementTable
 from hea_dvae.features import featurize
 from hea_dvae.files import OutputError
 from hea_dvae.model import SSVAE, SSVAEConfig
-from hea_dvae.screen import (
+from hea_dvae.predictors import Ensemble
+from hea_dvae.design.screen import (
     FAMILIES,
     FAMILY_NAMES,
     Scorer,
@@ -141,7 +142,7 @@ def test_equimolar_with_element_bounds():
     expected = math.comb(8, 2) + math.comb(8, 3) + math.comb(7, 4)
     x = np.concatenate(list(iter_compositions(constraints, batch_size=10)))
     assert len(x) == count_space(constraints) == expected
-    assert constraints.admits(x).all()
+    assert admits(constraints, x).all()
     assert not ((x[:, IDX["Fe"]] > 0) & ((x > 0).sum(axis=1) == 4)).any()
 
 
@@ -154,7 +155,7 @@ def test_element_set_larger_than_a_batch():
     x = np.concatenate(batches)
     assert len(x) == 2 * math.comb(49, 3) == count_space(constraints)
     listed = as_tuples(x, 50)
-    assert len(set(listed)) == len(listed) and constraints.admits(x).all()
+    assert len(set(listed)) == len(listed) and admits(constraints, x).all()
     # Lexicographic within each set, elements in ELEMENTS order (Fe Ni Cr Co), the first slowest.
     units = np.rint(x * 50).astype(int)
     first_set = units[: math.comb(49, 3)][:, [IDX[s] for s in ("Fe", "Ni", "Cr", "Co")]]
@@ -218,7 +219,7 @@ def test_softplus_kernel_is_softplus():
     with np.errstate(over="ignore"):  # exp overflows to inf above 88.7, as in torch
         growth = np.exp(np.maximum(pre, -87)).astype(np.float32)  # the scorer clamps before exp
     out = np.ones((len(pre), 8), dtype=np.float32)
-    screen_module._softplus_from_exp(pre, growth, out)
+    kernels.softplus_compiled(pre, growth, out)
     exact = np.logaddexp(0, pre.astype(float))
     got = out[:, :7].astype(float)
     assert (out[:, 7] == 1).all()  # the bias column is left alone
@@ -227,6 +228,19 @@ def test_softplus_kernel_is_softplus():
     small = (pre > -86) & (pre < 0)
     assert np.all(np.abs(got - exact)[small] <= 5e-7 * exact[small])
     assert np.all(got[pre < -87] < 2e-38)
+    # Its numpy twin, used for small arrays, gives the same bits.
+    twin = np.ones_like(out)
+    scorer_module.softplus_numpy(pre, growth, twin)
+    np.testing.assert_array_equal(twin, out)
+
+
+def test_numpy_and_compiled_softplus_score_alike(scorer):
+    # Small arrays take the numpy softplus, large ones the compiled kernel: the same bits.
+    rng = np.random.default_rng(4)
+    elements, fractions = random_sets(rng, 1000, 4)
+    e = featurize(dense(elements, fractions), TABLE)
+    compiled = scorer.member_logits(e, chunk=500, compiled=True)
+    np.testing.assert_array_equal(scorer.member_logits(e, chunk=500), compiled)
 
 
 def test_scorer_equals_the_models(scorer):
@@ -243,13 +257,17 @@ def test_scorer_equals_the_models(scorer):
     assert members.std(axis=0).max() > 0.01  # the two members disagree: the spread is tested
 
 
-def test_scorer_from_an_ensemble_like_object(scorer):
-    ensemble = types.SimpleNamespace(members=[random_model(1), random_model(2)], temperature=1.5,
-                                     table=TABLE, name="two random members")
-    built = Scorer.from_predictor(ensemble)
+def test_scorer_from_an_ensemble_and_one_identity_for_the_same_models(scorer):
+    ensemble = Ensemble([random_model(1), random_model(2)], temperature=1.5, name="two random members")
+    built = Scorer.from_predictor(ensemble, table=TABLE)
     assert built.identity == scorer.identity and built.name == "two random members"
     assert Scorer.from_predictor([random_model(1)], table=TABLE).identity != scorer.identity
-    assert Scorer.from_predictor(ensemble, temperature=1.0).identity != scorer.identity
+    assert Scorer.from_predictor(ensemble, temperature=1.0, table=TABLE).identity != scorer.identity
+    # Read with their own table, the same models are the same predictor whatever its kind.
+    assert Scorer.from_predictor(ensemble).identity == ensemble.identity
+    one = random_model(1)
+    assert Scorer.from_predictor(one).identity == Ensemble([one]).identity == one.identity
+    assert Scorer.from_predictor(ensemble).member(1).identity == ensemble.member(1).identity
     with pytest.raises(TypeError):
         Scorer.from_predictor("model.pt")
 
@@ -368,7 +386,7 @@ def test_stopped_screen_resumes_to_the_same_result(scorer, reference, tmp_path):
 
 def test_interrupted_screen_resumes_to_the_same_result(scorer, reference, tmp_path, monkeypatch):
     state = tmp_path / "screen.state"
-    original, calls = screen_module._run_batch, []
+    original, calls = runners._run_batch, []
 
     def failing(batch, *args):
         calls.append(batch.index)
@@ -376,10 +394,10 @@ def test_interrupted_screen_resumes_to_the_same_result(scorer, reference, tmp_pa
             raise KeyboardInterrupt
         return original(batch, *args)
 
-    monkeypatch.setattr(screen_module, "_run_batch", failing)
+    monkeypatch.setattr(runners, "_run_batch", failing)
     with pytest.raises(KeyboardInterrupt):
         run(scorer, state_file=state, checkpoint_seconds=1e9)
-    monkeypatch.setattr(screen_module, "_run_batch", original)
+    monkeypatch.setattr(runners, "_run_batch", original)
     resumed = run(scorer, state_file=state, max_batches=100)
     assert resumed.summary["batches"] == math.ceil(20_040 / 1024)
     assert_same_result(resumed, reference)
@@ -407,7 +425,7 @@ def test_memory_is_bounded_by_the_batch_on_a_huge_space(scorer):
     assert result.summary["space"] == 552_353_256
     assert result.summary["alloys"] == 3 * 4096 and not result.summary["complete"]
     assert result.summary["largest_batch"] == 4096
-    assert issue.admits(result.top[list(ELEMENTS)].to_numpy()).all()
+    assert admits(issue, result.top[list(ELEMENTS)].to_numpy()).all()
 
 
 def test_annotate_adds_columns(scorer):
@@ -454,7 +472,7 @@ def test_released_model_on_the_paper_space():
     x = result.top[list(ELEMENTS)].to_numpy()
     assert set(np.unique(x[x > 0]).round(12)) <= {0.25, 0.2}
     np.testing.assert_allclose(result.top["p_single_phase"], model.predict_proba(featurize(x, "paper")), atol=1e-6)
-    assert (result.top["spread"] == 0).all()
+    assert result.top["spread"].isna().all()  # one model: no spread
 
 
 def test_screening_figures_show_the_histograms(reference):
@@ -463,7 +481,7 @@ def test_screening_figures_show_the_histograms(reference):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from hea_dvae import plots
+    from hea_dvae.reporting import plots
 
     families = plots.screen_group_distributions(reference, by="family")
     present = reference.histograms["family"].sum()
@@ -482,3 +500,14 @@ def test_screening_figures_show_the_histograms(reference):
     np.testing.assert_allclose(max(heights), reference.share_single_phase("element").max())
     for figure in (families, sizes, share, elements):
         plt.close(figure)
+
+
+def test_each_members_share_equals_a_screen_of_that_member_alone(scorer, reference):
+    for index in range(scorer.n_members):
+        alone = run(scorer.member(index))
+        assert reference.summary["member_shares_above_0.5"][index] == alone.summary["share_above_0.5"]
+        assert reference.summary["member_shares_above_0.9"][index] == alone.summary["share_above_0.9"]
+        for by in ("n_elements", "family"):
+            expected = alone.share_single_phase(by)
+            got = reference.member_shares(by).loc[index, expected.index]
+            np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())

@@ -41,7 +41,7 @@ from hea_dvae import data, elements
 from hea_dvae.features import ELEMENTS, FEATURES, composition_vector, featurize, get_table, standard_vec
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPARISON = ROOT / "tests" / "reference" / "heacalculator_comparison.json"
+COMPARISON = ROOT / "tests" / "external" / "heacalculator_comparison.json"
 IDX = {symbol: i for i, symbol in enumerate(ELEMENTS)}
 
 #: SHA-256 of the vendored data files: a change to either must be deliberate.
@@ -195,7 +195,7 @@ def test_the_other_tables_miss_the_literature(table):
 
 
 # --------------------------------------------------------------------------
-# Against HEACalculator's numbers (tests/reference/heacalculator_comparison.json)
+# Against HEACalculator's numbers (tests/external/heacalculator_comparison.json)
 
 
 def _comparison_script():

@@ -112,6 +112,7 @@ def test_baselines_learn_the_synthetic_rule(split):
     pd.testing.assert_frame_equal(table, run_baselines(split, seed=0))  # seeded
 
 
+@pytest.mark.slow
 def test_baseline_predictions_average_the_seeded_baselines(split):
     from hea_dvae.baselines import _fit_and_predict, baseline_predictions
 
@@ -191,10 +192,10 @@ def test_expert_prior_is_fitted_on_labelled_alloys_and_recorded(split):
 
 
 def test_fit_seeds_trains_one_model_per_seed(split):
-    from hea_dvae.train import fit_seeds
+    from hea_dvae.zoo import fit_seeds
 
     config = TrainConfig(model=FAST.model, epochs=30, patience=30)
-    models, histories = fit_seeds(split, config, seeds=[5, 6], progress=False)
+    models, histories = fit_seeds(split, config, seeds=[5, 6], workers=1, progress=False)
     assert sorted(models) == [5, 6] and sorted(histories) == [5, 6]
     assert histories[5].attrs["seed"] == 5
     p5, p6 = (models[s].predict_proba(split["test"]) for s in (5, 6))
@@ -202,4 +203,4 @@ def test_fit_seeds_trains_one_model_per_seed(split):
     again, _ = fit(split["labelled"], split["unlabelled"], split["validation"], config, seed=5, progress=False)
     np.testing.assert_array_equal(again.predict_proba(split["test"]), p5)
     with pytest.raises(ValueError, match="seeds"):
-        fit_seeds(split, config, seeds=[])
+        fit_seeds(split, config, seeds=[], workers=1)

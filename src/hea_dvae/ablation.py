@@ -34,7 +34,7 @@ Every SSVAE goes through the model cache (:mod:`hea_dvae.zoo`); the missing
 ones are trained side by side in worker processes. The test probabilities
 of the scikit-learn baselines are cached too (``$HEA_DVAE_CACHE_DIR/baselines``),
 so a warm cache makes a run take seconds. :func:`run_ablation` also reproduces the paper's Table 2
-(:data:`PAPER_TABLE2`) in the same pool of workers.
+(:data:`hea_dvae.paper.TABLE_2`) in the same pool of workers.
 """
 
 from __future__ import annotations
@@ -47,10 +47,9 @@ import pandas as pd
 from joblib import Memory
 from threadpoolctl import threadpool_limits
 
-from . import config, zoo
+from . import checks, config, metrics, paper, zoo
 from .baselines import sklearn_baselines
 from .data import TABLE2_LABELLED_SHARES, as_arrays, labelled_fraction_split, load_dataset, paper_split, with_table
-from .metrics import roc_auc_rows
 from .rules import rules_classifier_scores
 from .train import TrainConfig
 
@@ -66,18 +65,6 @@ DEFAULT_FRACTIONS: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 #: Test metrics of every model.
 METRICS: tuple[str, ...] = ("auc", "accuracy")
 
-#: Table 2 of the paper: split sizes and test accuracy, one run per row.
-PAPER_TABLE2 = pd.DataFrame(
-    {
-        "labelled": [864, 247],
-        "unlabelled": [296, 790],
-        "validation": [75, 198],
-        "semi-supervised": [0.877, 0.841],
-        "supervised network": [0.870, 0.826],
-    },
-    index=pd.Index([1, 2], name="row"),
-)
-
 #: Models of the Table 2 reproduction: the SSVAE with the paper's flat prior,
 #: and the same classifier network on the labelled alloys alone.
 TABLE2_MODELS = {"semi-supervised": "vae-flat", "supervised network": "head"}
@@ -91,30 +78,25 @@ _TABLE2_COLUMNS = ["row", "labelled", "unlabelled", "validation", "seed", "model
 
 
 def _check_fractions(fractions) -> tuple[float, ...]:
-    if isinstance(fractions, (int, float, np.floating)) and not isinstance(fractions, bool):
+    if checks.is_number(fractions):
         fractions = (fractions,)
     fractions = tuple(fractions)
     if not fractions:
         raise ValueError("fractions is empty: give at least one labelled fraction in (0, 1]")
-    for fraction in fractions:
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) \
-                or not 0 < fraction <= 1:
-            raise ValueError(f"every labelled fraction must be a number in (0, 1], got {fraction!r}")
+    fractions = tuple(checks.number("every labelled fraction", f, 0, 1, low_open=True) for f in fractions)
     if len(set(fractions)) != len(fractions):
         raise ValueError(f"fractions repeat a value: {list(fractions)}")
-    return tuple(float(f) for f in fractions)
+    return fractions
 
 
 def _check_seeds(seeds, name: str = "seeds") -> tuple[int, ...]:
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError(f"{name} is empty: give at least one seed")
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"{name} must be non-negative integers, got {seed!r}")
+    seeds = tuple(checks.integer(name, seed, minimum=0) for seed in seeds)
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"{name} repeat a value: {list(seeds)}")
-    return tuple(int(s) for s in seeds)
+    return seeds
 
 
 def _check_models(models) -> tuple[str, ...]:
@@ -192,12 +174,6 @@ def _load(job: _Job):
 # Scoring
 
 
-def _metric_rows(metric: str, labels: np.ndarray, scores: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-    if metric == "auc":
-        return roc_auc_rows(labels, scores)
-    return (predictions == labels).mean(axis=1)
-
-
 def _prediction_frame(key: dict, test: pd.DataFrame, model: str, scores, predictions) -> pd.DataFrame:
     return pd.DataFrame({**key, "model": model, "position": np.arange(len(test)),
                          "formula": test["formula"].to_numpy(), "label": test["label"].to_numpy(int),
@@ -233,8 +209,8 @@ def _score(predictions: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     for key, group in predictions.groupby([*by, "model"], sort=False):
         labels = group["label"].to_numpy(float)[None, :]
         for metric in METRICS:
-            value = _metric_rows(metric, labels, group["score"].to_numpy(float)[None, :],
-                                 group["prediction"].to_numpy(float)[None, :])[0]
+            value = metrics.metric_rows(metric, labels, group["score"].to_numpy(float)[None, :],
+                                        group["prediction"].to_numpy(float)[None, :])[0]
             rows.append({**dict(zip([*by, "model"], key)), "metric": metric, "value": float(value)})
     return pd.DataFrame(rows)
 
@@ -438,10 +414,12 @@ def paired_comparison(
 
     The per-seed difference :math:`d_s = \mathrm{metric}(a_s) -
     \mathrm{metric}(b_s)` on the test alloys is averaged over seeds. Its
-    interval is a paired bootstrap over both sources of chance: each
-    resample draws seeds (with replacement) and test alloys (with
-    replacement, within each class), and scores both models of every drawn
-    seed on the same drawn alloys.
+    interval is a paired bootstrap over both sources of chance
+    (:func:`hea_dvae.metrics.paired_difference` with one run per seed): each
+    resample draws test alloys (with replacement, within each class) and
+    seeds (with replacement), and scores both models of every drawn seed on
+    the same drawn alloys. The settings are compared in turn from one stream
+    of random numbers seeded by ``seed``.
 
     Parameters
     ----------
@@ -451,6 +429,7 @@ def paired_comparison(
     model_a, model_b : str
         The two models compared.
     metric : {"auc", "accuracy"}
+        Accuracy scores each model's 0/1 ``prediction``, AUC its ``score``.
     by : str
         The column that keys a setting (``"fraction"`` or ``"row"``).
     n_boot : int
@@ -463,9 +442,10 @@ def paired_comparison(
     Returns
     -------
     DataFrame
-        Index ``by``; columns ``mean_difference``, ``low``, ``high``,
-        ``wins`` (seeds where a beats b), ``ties``, ``seeds`` and ``clear``
-        (the interval excludes 0).
+        Index ``by``; the columns of :func:`hea_dvae.metrics.paired_frame`:
+        ``difference`` (mean over seeds), ``low``, ``high``, ``clear`` (the
+        interval excludes 0), ``runs`` (seeds), ``wins`` (seeds where a
+        beats b) and ``ties``.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose from {METRICS}")
@@ -473,12 +453,10 @@ def paired_comparison(
     for name in (model_a, model_b):
         if name not in present:
             raise ValueError(f"model {name!r} is not in the predictions; they hold {sorted(present)}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    checks.integer("n_boot", n_boot, minimum=1)
+    checks.number("level", level, 0, 1, low_open=True, high_open=True)
     rng = np.random.default_rng(seed)
-    rows = {}
+    comparisons = {}
     for setting, group in predictions.groupby(by, sort=False):
         wide = {name: group[group["model"] == name].sort_values(["seed", "position"])
                 for name in (model_a, model_b)}
@@ -487,31 +465,56 @@ def paired_comparison(
             continue
         a, b = ({column: np.stack([w.loc[w["seed"] == s, column].to_numpy(float) for s in seeds])
                  for column in ("label", "score", "prediction")} for w in (wide[model_a], wide[model_b]))
-        labels = a["label"][0]
-        full = [_metric_rows(metric, p["label"], p["score"], p["prediction"]) for p in (a, b)]
-        difference = full[0] - full[1]
-        # Stratified alloy resamples, shared by every seed and both models.
-        index = np.concatenate([members[rng.integers(0, len(members), size=(n_boot, len(members)))]
-                                for members in (np.flatnonzero(labels == 1), np.flatnonzero(labels == 0))
-                                if len(members)], axis=1)
-        resampled = np.stack([
-            _metric_rows(metric, labels[index], a["score"][k][index], a["prediction"][k][index])
-            - _metric_rows(metric, labels[index], b["score"][k][index], b["prediction"][k][index])
-            for k in range(len(seeds))
-        ])  # (seeds, n_boot)
-        drawn = rng.integers(0, len(seeds), size=(len(seeds), n_boot))
-        means = resampled[drawn, np.arange(n_boot)].mean(axis=0)
-        tail = 100 * (1 - level) / 2
-        low, high = np.nanpercentile(means, [tail, 100 - tail])
-        rows[setting] = {
-            "mean_difference": float(difference.mean()), "low": float(low), "high": float(high),
-            "wins": int((difference > 0).sum()), "ties": int((difference == 0).sum()),
-            "seeds": len(seeds), "clear": bool(low > 0 or high < 0),
-        }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index.name = by
+        comparisons[setting] = metrics.paired_difference(
+            a["label"][0], a["score"], b["score"], metric, n_boot, rng, level,
+            calls_a=a["prediction"], calls_b=b["prediction"])
+    out = metrics.paired_frame(comparisons, names=by)
     out.attrs.update(a=model_a, b=model_b, metric=metric, level=level)
     return out
+
+
+def paired_comparisons(predictions: pd.DataFrame, model_a: str, others, n_boot: int = 2000,
+                       by: str = "fraction") -> pd.DataFrame:
+    """:func:`paired_comparison` of ``model_a`` against each of ``others``, for every metric.
+
+    Models absent from ``predictions`` are left out. Each comparison draws
+    its own resamples (seed 0), as a single :func:`paired_comparison` does.
+
+    Returns
+    -------
+    DataFrame
+        Index ``comparison`` (``"a − b"``), ``metric``, ``by``; the columns of
+        :func:`paired_comparison`.
+    """
+    present = set(predictions["model"])
+    comparisons = {
+        (f"{model_a} − {other}", metric): paired_comparison(predictions, model_a, other, metric=metric, by=by,
+                                                            n_boot=n_boot)
+        for other in others if {model_a, other} <= present
+        for metric in METRICS
+    }
+    return pd.concat(comparisons, names=["comparison", "metric"])
+
+
+def table2_gaps(table2_predictions: pd.DataFrame, n_boot: int = 2000) -> pd.DataFrame:
+    """The semi-supervised model against the supervised network, per row of Table 2, beside the paper's gap.
+
+    Returns
+    -------
+    DataFrame
+        Index ``metric``, ``row``; the columns of :func:`paired_comparison`
+        and ``paper``: the paper's accuracy gap (one run each,
+        :data:`hea_dvae.paper.TABLE_2`; NaN for other metrics).
+    """
+    gaps = pd.concat(
+        {metric: paired_comparison(table2_predictions, "semi-supervised", "supervised network", metric=metric,
+                                   by="row", n_boot=n_boot)
+         for metric in METRICS},
+        names=["metric"],
+    )
+    gaps["paper"] = [float(paper.TABLE_2[row]["semi-supervised"] - paper.TABLE_2[row]["supervised network"])
+                     if metric == "accuracy" else np.nan for metric, row in gaps.index]
+    return gaps
 
 
 def table2_summary(table2: pd.DataFrame) -> pd.DataFrame:
@@ -530,16 +533,16 @@ def table2_summary(table2: pd.DataFrame) -> pd.DataFrame:
     rows = {}
     for (row, model), group in table2.groupby(["row", "model"], sort=False):
         accuracy = summary.loc[(row, model, "accuracy")]
-        paper = float(PAPER_TABLE2.loc[row, model])
+        published = float(paper.TABLE_2[row][model])
         rows[row, model] = {
             **{part: int(group[part].iloc[0]) for part in ("labelled", "unlabelled", "validation")},
-            "paper accuracy": paper,
+            "paper accuracy": published,
             "accuracy": accuracy["mean ± std"],
             "auc": summary.loc[(row, model, "auc"), "mean ± std"],
             "accuracy_mean": float(accuracy["mean"]),
             "accuracy_std": float(accuracy["std"]),
             "seeds": int(accuracy["seeds"]),
-            "accuracy − paper": float(accuracy["mean"]) - paper,
+            "accuracy − paper": float(accuracy["mean"]) - published,
         }
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.names = ["row", "model"]
@@ -566,9 +569,10 @@ def rules_table(tables=("paper", "corrected"), data: pd.DataFrame | None = None)
         row = {}
         for part, rows_of_part in (("test", frame.index.isin(test_positions)), ("all", slice(None))):
             y = labels[rows_of_part][None, :]
-            row[f"{part} accuracy"] = float(_metric_rows("accuracy", y, None,
-                                                         scores["prediction"].to_numpy(float)[rows_of_part][None, :])[0])
-            row[f"{part} auc"] = float(roc_auc_rows(y, scores["score"].to_numpy(float)[rows_of_part][None, :])[0])
+            score = scores["score"].to_numpy(float)[rows_of_part][None, :]
+            verdict = scores["prediction"].to_numpy(float)[rows_of_part][None, :]
+            row[f"{part} accuracy"] = float(metrics.metric_rows("accuracy", y, score, verdict)[0])
+            row[f"{part} auc"] = float(metrics.metric_rows("auc", y, score)[0])
         row["called single phase"] = float(scores["prediction"].mean())
         rows[table] = row
     out = pd.DataFrame.from_dict(rows, orient="index")

@@ -93,7 +93,7 @@ def sklearn_baselines(seed: int = 42) -> dict:
     }
 
 
-def _fit_and_predict(split: dict, seed: int, part: str, names=None) -> dict[str, np.ndarray]:
+def _fit_and_predict(split: dict, seed: int, part: str, names=None, head_epochs: int = 2000) -> dict[str, np.ndarray]:
     """Each baseline (or those in ``names``) fitted with ``seed``: probabilities on ``split[part]``."""
     _, e, y = as_arrays(split["labelled"])
     _, eval_e, _ = as_arrays(split[part])
@@ -105,7 +105,7 @@ def _fit_and_predict(split: dict, seed: int, part: str, names=None) -> dict[str,
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # as in hea_dvae.train: small matrices, robust to shared cores
         try:
-            head = fit_classifier_head(split["labelled"], split["validation"], seed=seed)
+            head = fit_classifier_head(split["labelled"], split["validation"], seed=seed, epochs=head_epochs)
         finally:
             torch.set_num_threads(threads)
         probabilities["classifier_head"] = head.predict_proba(eval_e)
@@ -116,7 +116,8 @@ def _fit_and_predict(split: dict, seed: int, part: str, names=None) -> dict[str,
 DETERMINISTIC = ("logistic_regression",)
 
 
-def baseline_predictions(split: dict, seeds=(42,), part: str = "test") -> dict[str, np.ndarray]:
+def baseline_predictions(split: dict, seeds=(42,), part: str = "test",
+                         head_epochs: int = 2000) -> dict[str, np.ndarray]:
     """Each baseline's single-phase probabilities on ``split[part]``, averaged over seeds.
 
     The seeded baselines (random forest, gradient boosting, classifier head)
@@ -131,6 +132,8 @@ def baseline_predictions(split: dict, seeds=(42,), part: str = "test") -> dict[s
         Seeds of the stochastic baselines; at least one.
     part : str
         Which part to predict (``"test"`` by default).
+    head_epochs : int
+        Most epochs of the classifier head (:func:`fit_classifier_head`).
 
     Returns
     -------
@@ -142,9 +145,9 @@ def baseline_predictions(split: dict, seeds=(42,), part: str = "test") -> dict[s
         raise ValueError("seeds is empty: give at least one seed")
     if part not in split:
         raise ValueError(f"part {part!r} is not in the split (parts: {sorted(split)})")
-    runs = [_fit_and_predict(split, seeds[0], part)]
+    runs = [_fit_and_predict(split, seeds[0], part, head_epochs=head_epochs)]
     stochastic = [name for name in runs[0] if name not in DETERMINISTIC]
-    runs += [_fit_and_predict(split, seed, part, names=stochastic) for seed in seeds[1:]]
+    runs += [_fit_and_predict(split, seed, part, names=stochastic, head_epochs=head_epochs) for seed in seeds[1:]]
     return {name: np.mean([run[name] for run in runs if name in run], axis=0) for name in runs[0]}
 
 

@@ -22,16 +22,21 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 
 from .config import package_version
 from .elements import ELEMENTS, FEATURES, TABLES
 from .files import umask
-from .model import SSVAE, SSVAEConfig
 from .upstream import sha256
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import SSVAE
+
+# torch (and the model) are imported inside save() and load(): read_state()
+# reads a checkpoint's arrays with numpy alone, for the fast scoring path.
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -49,7 +54,7 @@ def _major(version: str) -> str:
     return version.split(".")[0].split("+")[0]
 
 
-def describe(model: SSVAE, extra: dict | None = None) -> dict:
+def describe(model: "SSVAE", extra: dict | None = None) -> dict:
     """The ``config.json`` content for ``model``."""
     return {
         "format": FORMAT,
@@ -111,7 +116,7 @@ def check_destination(directory: str | os.PathLike, overwrite: bool = False) -> 
 
 
 def save(
-    model: SSVAE,
+    model: "SSVAE",
     directory: str | os.PathLike,
     extra: dict | None = None,
     files: dict[str, str] | None = None,
@@ -149,6 +154,8 @@ def save(
     CheckpointError
         The destination must not be replaced (see :func:`check_destination`).
     """
+    from safetensors.torch import save_file
+
     given = Path(directory)
     directory = check_destination(given, overwrite)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -256,13 +263,13 @@ def _short(value, limit: int = 80) -> str:
 def _stored_shapes(weights: Path) -> dict[str, tuple[int, ...]]:
     """Tensor shapes of a safetensors file, read from its header (no tensor is loaded)."""
     try:
-        with safe_open(str(weights), framework="pt") as handle:
+        with safe_open(str(weights), framework="numpy") as handle:
             return {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError) as error:
         raise CheckpointError(f"cannot read {weights}: {error}") from None
 
 
-def load(directory: str | os.PathLike, device="cpu") -> SSVAE:
+def load(directory: str | os.PathLike, device="cpu") -> "SSVAE":
     """Load and check a checkpoint written by :func:`save`.
 
     Everything is checked before a tensor is allocated: the description, the
@@ -279,6 +286,11 @@ def load(directory: str | os.PathLike, device="cpu") -> SSVAE:
         version; missing, unexpected or mis-shaped tensors; a scaler in
         ``config.json`` that disagrees with the weights.
     """
+    import torch
+    from safetensors.torch import load_file
+
+    from .model import SSVAE, SSVAEConfig
+
     directory = Path(directory)
     description = read_config(directory)
     check_config(description)
@@ -328,3 +340,40 @@ def load(directory: str | os.PathLike, device="cpu") -> SSVAE:
     except RuntimeError as error:
         raise CheckpointError(f"cannot load the weights of {directory}: {_short(str(error), 200)}") from None
     return model.to(device).eval()
+
+
+def read_state(directory: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """A checkpoint's tensors as numpy arrays, and its description, without torch.
+
+    For scoring with numpy alone (the screen's scorer): the description is
+    checked as :func:`load` checks it, the weights against their recorded
+    SHA-256, and the classifier and scaler arrays must be there. The full
+    shape check against the model's architecture is :func:`load`'s.
+
+    Raises
+    ------
+    CheckpointError
+        As :func:`load`.
+    """
+    from safetensors.numpy import load_file
+
+    directory = Path(directory)
+    description = read_config(directory)
+    check_config(description)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"{directory} is incomplete: {WEIGHTS_FILE} is missing")
+    recorded = description.get("weights_sha256")
+    if recorded is not None and sha256(weights) != recorded:
+        raise CheckpointError(f"{weights} does not match the SHA-256 recorded in {CONFIG_FILE} "
+                              "(the file was damaged or replaced)")
+    shapes = _stored_shapes(weights)
+    if shapes.get("feature_mean") != (len(FEATURES),) or shapes.get("feature_std") != (len(FEATURES),):
+        raise CheckpointError(f"{weights} lacks a feature scaler of {len(FEATURES)} values")
+    if "encoder_y.layers.0.weight" not in shapes:
+        raise CheckpointError(f"{weights} holds no classifier (encoder_y)")
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as error:
+        raise CheckpointError(f"cannot read {weights}: {error}") from None
+    return state, description

@@ -193,27 +193,45 @@ def _parse_formulas(items: list[tuple[str, str | None]]):
     return fractions
 
 
-def load_predictor(model: str | None = None):
+def load_predictor(model: str | None = None, scores_only: bool = False):
     """The predictor a command uses.
 
     ``None`` or ``"default"``: :func:`hea_dvae.zoo.default_predictor` (our
     ensemble, corrected element table; trained and cached on first use);
     ``"released"``: the authors' weights; anything else: a checkpoint folder
     (one model).
-    """
-    from . import checkpoint, zoo
 
-    if model in (None, "default"):
-        return zoo.default_predictor()
+    With ``scores_only`` (``predict`` and ``design screen``, which only
+    score), the default and a checkpoint come as the screen's numpy
+    :class:`~hea_dvae.design.screen.scorer.Scorer`, read from the cache's
+    index without torch: a one-alloy ``predict`` answers in about a second.
+    Its identity is the ensemble's.
+    """
+    from . import checkpoint
+    from .cache import DEFAULT_PREDICTOR, read_index
+    from .predictors import Ensemble, released_predictor
+
     if model == "released":
-        return zoo.released_predictor()
-    if not Path(model).exists():
+        return released_predictor()
+    if model not in (None, "default") and not Path(model).exists():
         raise BadInput(f"--model {model}: no such checkpoint folder (or give 'released' for the authors' weights)")
     try:
-        member = checkpoint.load(model)
+        if scores_only:
+            from .design.screen.scorer import Scorer
+
+            if model not in (None, "default"):
+                return Scorer.from_checkpoints([model], name=f"checkpoint {model}")
+            found = read_index(DEFAULT_PREDICTOR)
+            if found is not None:
+                return Scorer.from_checkpoints(found["members"], found["temperature"], found["label"])
+        from . import zoo  # torch, the data and the split: the slow path
+
+        if model in (None, "default"):
+            default = zoo.default_predictor()
+            return Scorer.from_predictor(default) if scores_only else default
+        return Ensemble([checkpoint.load(model)], name=f"checkpoint {model}")
     except checkpoint.CheckpointError as error:
         raise Failure(f"cannot load model from {model}: {error}") from None
-    return zoo.Ensemble([member], name=f"checkpoint {model}")
 
 
 #: Columns of ``hea-dvae predict`` from the data flags (:func:`hea_dvae.design.data_flags`).
@@ -233,7 +251,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if not items:
         raise BadInput("give formulas, or --input FILE (a CSV with a 'formula' column, or one per line)")
     fractions = np.stack(_parse_formulas(items))
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, scores_only=True)
     _say(f"model: {predictor.name} (identity {predictor.identity})")
     features = np.asarray(predictor.featurize(fractions), dtype=float)
     frame = pd.DataFrame({"formula": [formula for formula, _ in items],
@@ -255,12 +273,12 @@ def _say(message: str) -> None:
 
 
 def _constraints_from(args: argparse.Namespace):
-    """One :class:`hea_dvae.constraints.Constraints` from ``--constraints FILE`` and the flags.
+    """One :class:`hea_dvae.design.constraints.Constraints` from ``--constraints FILE`` and the flags.
 
     Flags override the file. Returns None when neither is given (latent
     decoding and the label-flip loop then round as the paper did).
     """
-    from .constraints import Constraints
+    from .design.constraints import Constraints
 
     flags = {
         "elements": args.elements,
@@ -337,7 +355,7 @@ def _cmd_design_latent(args: argparse.Namespace) -> int:
         raise BadInput(f"--y must lie in [0, 1], got {bad[0]:g}")
     constraints = _constraints_from(args)
     predictor = load_predictor(args.model)
-    z_dim = predictor.members[0].config.z_dim
+    z_dim = design.decoder_model(predictor).config.z_dim
     if len(args.z) % z_dim:
         raise BadInput(f"--z takes {z_dim} numbers per latent vector for this model, got {len(args.z)}")
     zs = np.asarray(args.z, dtype=float).reshape(-1, z_dim)
@@ -371,7 +389,8 @@ SCREEN_SUMMARY = ("alloys_above_0.5", "share_above_0.5", "alloys_above_0.9", "sh
 
 
 def _cmd_design_screen(args: argparse.Namespace) -> int:
-    from . import design, screen
+    from . import design
+    from .design import screen
 
     _check_output_options(args)
     if args.top < 1:
@@ -383,7 +402,7 @@ def _cmd_design_screen(args: argparse.Namespace) -> int:
     constraints = _constraints_from(args)
     if constraints is None or constraints.n_elements is None:
         raise BadInput("give the numbers of elements to screen: --k 4 5, or n_elements in --constraints FILE")
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, scores_only=True)
     result = screen.screen(
         predictor,
         constraints,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
@@ -176,7 +177,8 @@ def composition_vector(formula: str) -> np.ndarray:
     vector = np.zeros(len(ELEMENTS))
     for symbol, amount in amounts.items():
         vector[_INDEX[symbol]] = amount
-    total = vector.sum()
+    with np.errstate(over="ignore"):
+        total = vector.sum()
     if not math.isfinite(total):
         raise ValueError(f"formula {quoted(formula)}: the amounts add up to a number that is not finite")
     vector /= total
@@ -239,3 +241,225 @@ def formula_from_vector(fractions, digits: int = 1, min_percent: float = 0.5) ->
     """
     fractions = np.asarray(fractions, dtype=float)
     return write_formula(100 * fractions / fractions.sum(), digits, drop_below=min_percent)
+
+
+def as_fractions(alloys) -> np.ndarray:
+    """Atomic fractions of alloys, shape (n, 30).
+
+    Parameters
+    ----------
+    alloys : str, sequence of str, array-like (n, 30) or (30,), or DataFrame
+        Formulas, fraction rows, or a frame with the 30 element columns (or,
+        lacking them, a ``formula`` column).
+
+    Raises
+    ------
+    ValueError
+        A formula that cannot be read, rows of the wrong width, or rows that
+        are not compositions (negative, not finite, not summing to 1).
+    """
+    if isinstance(alloys, str):
+        return composition_vector(alloys)[None, :]
+    if hasattr(alloys, "columns"):  # a DataFrame
+        if set(ELEMENTS) <= set(alloys.columns):
+            return alloys[list(ELEMENTS)].to_numpy(dtype=float)
+        if "formula" in alloys:
+            return composition_matrix(alloys["formula"])
+        raise ValueError("a frame of alloys needs the 30 element columns or a 'formula' column")
+    if isinstance(alloys, (list, tuple)) and alloys and all(isinstance(a, str) for a in alloys):
+        return composition_matrix(alloys)
+    x = np.asarray(alloys, dtype=float)
+    x = x[None, :] if x.ndim == 1 else x
+    if x.ndim != 2 or x.shape[1] != len(ELEMENTS):
+        raise ValueError(f"fractions must have shape (n, {len(ELEMENTS)}), got {np.shape(alloys)}")
+    if not np.isfinite(x).all() or (x < 0).any() or np.any(np.abs(x.sum(axis=1) - 1) > 1e-6):
+        raise ValueError("fractions must be finite, non-negative, and each row must sum to 1")
+    return x
+
+
+def composition_distance(a, b) -> np.ndarray:
+    """Distance between compositions in at.%: half the L1 distance, times 100.
+
+    It is the amount of material (at.%) that must change element to turn one
+    alloy into the other: 0 for the same alloy, 100 for alloys without a
+    common element. ``a`` (n, 30) and ``b`` (m, 30) give an (n, m) matrix.
+    """
+    a, b = np.atleast_2d(a).astype(np.float64), np.atleast_2d(b).astype(np.float64)
+    out = np.empty((len(a), len(b)), dtype=np.float64)
+    # Chunks keep the (chunk, m, 30) intermediate near 20 MB.
+    chunk = max(1, 2**22 // max(1, len(b) * a.shape[1]))
+    for begin in range(0, len(a), chunk):
+        block = a[begin:begin + chunk, None, :] - b[None, :, :]
+        out[begin:begin + chunk] = 50.0 * np.abs(block).sum(-1)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Rounding
+
+
+def decimals_of(step: float) -> int:
+    """Decimals needed to write multiples of ``step`` exactly (at most 6)."""
+    for decimals in range(7):
+        if abs(round(step, decimals) - step) < 1e-9:
+            return decimals
+    return 6
+
+
+def formula_on_grid(amounts, step: float = 0.01) -> str:
+    """Formula in at.% of amounts on a grid of ``step`` (fractions), e.g. ``Fe21Ni22Cr22Co35``.
+
+    The amounts are written as they are (not renormalised: the authors'
+    rounding may sum to 99 at.%), with the decimals the step needs; zeros are
+    left out.
+    """
+    return write_formula(100 * np.asarray(amounts, dtype=float), decimals_of(100 * step))
+
+
+def largest_remainder(values, total: int, lower=None, upper=None) -> np.ndarray:
+    """Whole units summing exactly to ``total``, each as close to its value as the bounds allow.
+
+    Largest-remainder (Hamilton) rounding: every value is rounded down (a
+    value within 1e-9 of a whole number counts as it), clipped into
+    ``[lower, upper]``, and the units still missing go one each to the
+    largest remainders among the entries with room (a surplus is taken from
+    the smallest). Ties go to the entry listed first. When the bounds leave
+    no room the sum stays off ``total``; the caller checks.
+
+    Parameters
+    ----------
+    values : array-like (k,)
+        Target amounts in units (e.g. fractions / step, or grams / 0.001).
+    total : int
+        Units the result must sum to.
+    lower, upper : array-like (k,), optional
+        Bounds in units (default 0 and no limit).
+
+    Returns
+    -------
+    numpy.ndarray of float (k,)
+        Whole numbers of units.
+    """
+    values = np.asarray(values, dtype=float)
+    low = np.zeros_like(values) if lower is None else np.asarray(lower, dtype=float)
+    high = np.full_like(values, np.inf) if upper is None else np.asarray(upper, dtype=float)
+    rounded = np.clip(np.floor(values + 1e-9), low, high)
+    remainder = values - rounded
+    missing = int(total) - int(rounded.sum())
+    while missing:
+        room = rounded < high if missing > 0 else rounded > low
+        if not room.any():
+            break
+        if missing > 0:
+            order = np.argsort(-np.where(room, remainder, -np.inf), kind="stable")[: min(missing, room.sum())]
+            rounded[order] += 1
+            remainder[order] -= 1
+        else:
+            order = np.argsort(np.where(room, remainder, np.inf), kind="stable")[: min(-missing, room.sum())]
+            rounded[order] -= 1
+            remainder[order] += 1
+        missing = int(total) - int(rounded.sum())
+    return rounded
+
+
+def round_as_authors(fractions, step: float = 0.01) -> np.ndarray:
+    """The authors' rounding of decoded compositions: every amount on its own, in float32.
+
+    Their ``reconstruct.py`` and ``interpolate.py`` compute
+    ``int(torch.round(p, decimals=2) * 100)`` in float32: round to two
+    decimals, scale, truncate. The float32 product is usually the whole
+    number, but a value that lands a hair below it is truncated one lower,
+    and the amounts are not forced to sum to 100 (``Fe17Ni22Cr23Co25Al12``
+    sums to 99 at.%); zeros drop out. The same arithmetic here gives their
+    formulas.
+
+    Parameters
+    ----------
+    fractions : array-like (..., 30)
+        Decoded composition probabilities.
+    step : float
+        A power of ten (0.01: whole at.%, the authors'; 0.001: tenths).
+
+    Returns
+    -------
+    numpy.ndarray
+        The amounts as fractions on the step's grid (rows sum near, not
+        exactly, to 1).
+    """
+    decimals = decimals_of(step)
+    if abs(step - 10.0 ** -decimals) > 1e-12:
+        raise ValueError(f"the authors' rounding takes a power-of-ten step (0.01, 0.001), got {step!r}")
+    import torch
+
+    p = torch.from_numpy(np.array(fractions, dtype=np.float32))
+    if (p < 0).any():
+        raise ValueError("fractions must be non-negative")
+    scaled = (torch.round(p, decimals=decimals) * 10**decimals).numpy()
+    return np.trunc(scaled).astype(np.float64) * step
+
+
+# --------------------------------------------------------------------------
+# Counting
+
+
+def size_counts(lower, upper, required, total: int, max_size: int, exact: bool = True) -> np.ndarray:
+    """Number of integer compositions by number of elements, by a generating function.
+
+    Each element ``i`` with ``upper[i] > 0`` may be absent (0 units) or
+    present with ``lower[i]..upper[i]`` units (``lower[i] >= 1``); required
+    elements must be present. The count of alloys with ``s`` elements summing
+    to ``total`` units is the coefficient of :math:`a^s t^{total}` in
+    :math:`\\prod_{required} a P_i(t) \\prod_{optional} (1 + a P_i(t))`, with
+    :math:`P_i(t) = t^{l_i} + \\dots + t^{u_i}`.
+
+    Parameters
+    ----------
+    lower, upper : sequence of int
+        Units per present element, one entry per pool element.
+    required : sequence of bool
+        Which pool elements must be present.
+    total : int
+        Units an alloy holds (``1/step``).
+    max_size : int
+        Largest number of elements counted.
+    exact : bool
+        Exact Python integers, or only whether the count is non-zero
+        (booleans; fast on fine grids).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (max_size + 1,): entry ``s`` counts the alloys of ``s`` elements.
+    """
+    # Exact counts need Python integers (they overflow int64 on fine grids);
+    # telling zero from non-zero only needs reachability, counted in int64.
+    dtype = object if exact else bool
+    poly = np.zeros((max_size + 1, total + 1), dtype=dtype)
+    poly[0, 0] = 1
+    t = np.arange(total + 1)
+    for low, high, must in zip(lower, upper, required):
+        high = min(int(high), total)
+        low = int(low)
+        if low > high:
+            if must:
+                return np.zeros(max_size + 1, dtype=dtype)
+            continue
+        # Sum over the element's units u in [low, high] of poly[s-1, t-u], by prefix sums over t.
+        counts = poly if exact else poly.astype(np.int64)
+        prefix = np.concatenate([np.zeros((max_size + 1, 1), dtype=counts.dtype), np.cumsum(counts, axis=1)], axis=1)
+        window = prefix[:, np.clip(t - low + 1, 0, total + 1)] - prefix[:, np.clip(t - high, 0, total + 1)]
+        present = np.zeros_like(poly)
+        present[1:] = window[:-1] if exact else window[:-1] > 0
+        poly = present if must else (poly + present if exact else poly | present)
+    return poly[:, total]
+
+
+@lru_cache(maxsize=4096)
+def count_bounded(lower: tuple, upper: tuple, total: int) -> int:
+    """Integer vectors ``u`` with ``lower <= u <= upper`` summing to ``total`` (exact).
+
+    The compositions of one element set on a grid: :func:`size_counts` with
+    every element required.
+    """
+    k = len(lower)
+    return int(size_counts(lower, upper, [True] * k, total, k)[k])

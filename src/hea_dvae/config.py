@@ -14,6 +14,11 @@ HEA_DVAE_DATA_URL
     authors' repository at the pinned commit.
 HEA_DVAE_CACHE_DIR
     Folder for trained models that the command line caches.
+HEA_DVAE_BUILD_DIR
+    Folder for what the book's chapters write beside the build (tables as
+    CSV); ``_build`` of a source checkout by default. The smoke profile
+    (``make test-quick``) points it elsewhere, so that it never overwrites
+    the book's files.
 HEA_DVAE_PROGRESS
     ``0`` hides progress bars (the book's executor sets it, so that executed
     notebooks hold no timings).
@@ -105,6 +110,18 @@ def cache_dir() -> Path:
     if root is not None:
         return root / "data" / "models"
     return _user_cache() / "models"
+
+
+def build_dir() -> Path:
+    """Folder for files the chapters write beside the book build, created if missing.
+
+    ``$HEA_DVAE_BUILD_DIR`` if set; otherwise ``_build`` in a source
+    checkout; otherwise ``_build`` in the working directory.
+    """
+    env = os.environ.get("HEA_DVAE_BUILD_DIR")
+    folder = Path(env).expanduser().resolve() if env else (project_root() or Path.cwd()) / "_build"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def show_progress(progress: bool | None = None) -> bool:

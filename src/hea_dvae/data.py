@@ -16,9 +16,9 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from . import config
+from .checks import integer, number
 from .elements import TABLES
 from .features import ELEMENTS, FEATURES, featurize
 from .upstream import (  # noqa: F401  (re-exported for callers of the data layer)
@@ -149,9 +149,9 @@ def paper_split(data: pd.DataFrame | None = None, labelled_share: float = 0.7) -
         The ``unlabelled`` frame keeps its ``label`` column for evaluation;
         training must not read it.
     """
-    if isinstance(labelled_share, bool) or not isinstance(labelled_share, (int, float, np.floating)) \
-            or not 0 < labelled_share < 1:
-        raise ValueError(f"labelled_share must be a number in (0, 1), got {labelled_share!r}")
+    number("labelled_share", labelled_share, 0, 1, low_open=True, high_open=True)
+    from sklearn.model_selection import train_test_split  # heavy: imported where it splits
+
     data = load_dataset() if data is None else data
     seed = config.PAPER_SEED
     # The authors passed the held-out share (0.3); rounding keeps 1 - 0.7 from
@@ -179,10 +179,9 @@ def labelled_fraction_split(
     seed : int
         Seed of the stratified draw.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)):
-        raise TypeError(f"fraction must be a number in (0, 1], got {fraction!r}")
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    number("fraction", fraction, 0, 1, low_open=True)
+    from sklearn.model_selection import train_test_split
+
     split = paper_split(data)
     pool = pd.concat([split["labelled"], split["unlabelled"]])
     n_labelled = int(round(fraction * len(pool)))
@@ -229,14 +228,8 @@ class DataConfig:
     def __post_init__(self):
         if self.table not in TABLES:
             raise ValueError(f"table must be one of {TABLES}, got {self.table!r}")
-        if isinstance(self.labelled_fraction, bool) or not isinstance(
-            self.labelled_fraction, (int, float)
-        ) or not 0 < self.labelled_fraction <= 1:
-            raise ValueError(
-                f"labelled_fraction must be a number in (0, 1], got {self.labelled_fraction!r}"
-            )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        number("labelled_fraction", self.labelled_fraction, 0, 1, low_open=True)
+        integer("seed", self.seed, 0)
 
 
 def with_table(frame: pd.DataFrame, table: str = "paper") -> pd.DataFrame:

@@ -26,8 +26,8 @@ from importlib import resources
 
 import numpy as np
 import pandas as pd
-from pymatgen.core import Element
 
+from .cache import remember
 from .upstream import read_upstream_tables
 
 #: The 30 elements, in the dataset's column order.
@@ -128,11 +128,15 @@ def standard_vec(symbol: str) -> int:
     number minus 10 (Al 3, Si 4, Sn 4). Filled 4f shells are not valence
     electrons, which is where the upstream table goes wrong for Hf..Au.
     """
+    from pymatgen.core import Element  # a heavy import, only where a table is built
+
     group = Element(symbol).group
     return group if group <= 12 else group - 10
 
 
 def _corrected_from(paper: ElementTable) -> ElementTable:
+    from pymatgen.core import Element  # a heavy import, only where a table is built
+
     getters = {
         "tm": lambda e: e.melting_point,
         "vm": lambda e: e.molar_volume,
@@ -263,8 +267,19 @@ def get_table(name: str = "paper") -> ElementTable:
     paper = _table_from_upstream(*read_upstream_tables())
     if name == "paper":
         return paper
-    corrected = _corrected_from(paper)
-    return corrected if name == "corrected" else _standard_from(corrected)
+
+    def build() -> dict:
+        corrected = _corrected_from(paper)
+        table = corrected if name == "corrected" else _standard_from(corrected)
+        return {"properties": {p: v.tolist() for p, v in table.properties.items()},
+                "enthalpy": table.enthalpy.tolist(), "notes": list(table.notes)}
+
+    # pymatgen's element data take a second to load: the built table is kept on disk.
+    from importlib.metadata import version
+
+    stored = remember(f"element-table-{name}", build, extra_key=f"pymatgen {version('pymatgen')}")
+    return ElementTable(name, {p: np.asarray(v, dtype=float) for p, v in stored["properties"].items()},
+                        np.asarray(stored["enthalpy"], dtype=float), tuple(stored["notes"]))
 
 
 def table_differences(

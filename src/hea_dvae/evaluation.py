@@ -38,17 +38,26 @@ import numpy as np
 import pandas as pd
 import torch
 from joblib import Parallel, delayed
-from scipy import stats
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from . import checks
 from .baselines import fit_classifier_head, sklearn_baselines
 from .config import show_progress
 from .data import as_arrays, load_dataset, with_table
 from .elements import TABLES
 from .features import ELEMENTS
-from .metrics import accuracy, brier, evaluate, expected_calibration_error, roc_auc
+from .metrics import (  # noqa: F401  (LOWER_IS_BETTER re-exported for readers of cross-validation)
+    LOWER_IS_BETTER,
+    accuracy,
+    brier,
+    evaluate,
+    expected_calibration_error,
+    paired_frame,
+    paired_t,
+    roc_auc,
+)
 from .train import TrainConfig
 from .zoo import cached_fit, fit_seeds
 
@@ -62,10 +71,6 @@ SCHEMES: tuple[str, ...] = ("random", "grouped")
 
 #: Metrics scored on each test fold (ECE with 10 equal-width bins).
 CV_METRICS: tuple[str, ...] = ("accuracy", "auc", "brier", "ece")
-
-#: Metrics where a lower value is better.
-LOWER_IS_BETTER = frozenset({"brier", "ece"})
-
 
 # --------------------------------------------------------------------------
 # Groups and folds
@@ -193,6 +198,7 @@ class _FoldTask:
     models: tuple
     train_config: TrainConfig
     model_seed: int
+    head_epochs: int = 2000
 
 
 def _model_seed(seed: int, repeat: int, fold: int) -> int:
@@ -214,7 +220,8 @@ def _fold_probabilities(frame: pd.DataFrame, task: _FoldTask) -> dict[str, np.nd
                                   task.train_config, seed=task.model_seed, progress=False)
             probabilities[name] = model.predict_proba(test_e)
         elif name == "classifier_head":
-            head = fit_classifier_head(part["labelled"], part["validation"], seed=task.model_seed)
+            head = fit_classifier_head(part["labelled"], part["validation"], seed=task.model_seed,
+                                       epochs=task.head_epochs)
             probabilities[name] = head.predict_proba(test_e)
         else:
             estimator = baselines[name].fit(sup_e, sup_y.astype(int))
@@ -267,8 +274,7 @@ def _check_choice(name: str, value, choices) -> None:
 
 
 def _check_count(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    checks.integer(name, value, minimum=minimum)
 
 
 def _as_tuple(value) -> tuple:
@@ -289,6 +295,7 @@ def cross_validate(
     n_jobs: int = 1,
     progress: bool | None = None,
     return_predictions: bool = False,
+    head_epochs: int = 2000,
 ):
     """Repeated stratified cross-validation of several models, per scheme and element table.
 
@@ -327,6 +334,9 @@ def cross_validate(
         Progress bar over folds; default unless ``$HEA_DVAE_PROGRESS=0``.
     return_predictions : bool
         Also return every out-of-fold probability.
+    head_epochs : int
+        Most epochs of the classifier head
+        (:func:`hea_dvae.baselines.fit_classifier_head`).
 
     Returns
     -------
@@ -353,6 +363,7 @@ def cross_validate(
     if not 0 <= unlabelled_share < 1:
         raise ValueError(f"unlabelled_share must be in [0, 1), got {unlabelled_share!r}")
     _check_count("n_jobs", n_jobs, minimum=1)
+    _check_count("head_epochs", head_epochs, minimum=1)
     train_config = train_config or TrainConfig()
 
     frames = {table: with_table(data, table) for table in tables}
@@ -364,7 +375,7 @@ def cross_validate(
             parts = fold_parts(data, groups, train, validation_share, unlabelled_share, model_seed)
             for table in tables:
                 tasks.append(_FoldTask(scheme, table, repeat, fold, test, parts, models,
-                                       train_config, model_seed))
+                                       train_config, model_seed, head_epochs))
 
     bar = dict(total=len(tasks), desc="cross-validation", unit="fold", disable=not show_progress(progress))
     if n_jobs == 1:
@@ -412,10 +423,8 @@ def compare_models(
     For each scheme and table (or, comparing tables, each scheme and model),
     the per-fold differences :math:`d = \mathrm{metric}(a) - \mathrm{metric}(b)`
     are summarised by their mean and a t interval with the Nadeau & Bengio
-    (2003) correction for overlapping training sets: variance
-    :math:`(1/J + n_\mathrm{test}/n_\mathrm{train})\,s_d^2` over the
-    :math:`J` folds of all repeats, with :math:`n_\mathrm{test}/n_\mathrm{train}
-    = 1/(k-1)` for k folds. The plain t interval would be too narrow.
+    (2003) correction for overlapping training sets
+    (:func:`hea_dvae.metrics.paired_t`).
 
     Parameters
     ----------
@@ -435,9 +444,11 @@ def compare_models(
     -------
     DataFrame
         Index ``scheme, table`` (``scheme, model`` when comparing tables);
-        columns ``mean_difference``, ``std``, ``folds``, ``a_better`` (share
-        of folds where a beats b, taking :data:`LOWER_IS_BETTER` into
-        account), ``low``, ``high`` and ``p_value`` (two-sided, corrected).
+        the columns of :func:`hea_dvae.metrics.paired_frame`: ``difference``
+        (mean over folds), ``low``, ``high``, ``clear``, ``runs`` (folds of
+        all repeats), ``wins`` (folds where a beats b, taking
+        :data:`hea_dvae.metrics.LOWER_IS_BETTER` into account), ``ties``,
+        ``std`` and ``p_value`` (two-sided, corrected).
     """
     _check_choice("between", between, ("model", "table"))
     present = set(results[between])
@@ -450,25 +461,11 @@ def compare_models(
     chosen = results[results["metric"] == metric]
     wide = chosen.pivot_table(index=[*by, "repeat", "fold"], columns=between, values="value")
     difference = (wide[model_a] - wide[model_b]).dropna()
-    rows = {}
-    for key, d in difference.groupby(level=by, sort=False):
-        n = len(d)
-        k = d.index.get_level_values("fold").nunique()
-        mean = float(d.mean())
-        std = float(d.std(ddof=1)) if n > 1 else float("nan")
-        better = (d < 0) if metric in LOWER_IS_BETTER else (d > 0)
-        se = np.sqrt((1 / n + 1 / (k - 1)) * std**2) if n > 1 and k > 1 else float("nan")
-        if n > 1 and se > 0:
-            half = stats.t.ppf(0.5 + level / 2, df=n - 1) * se
-            p_value = float(2 * stats.t.sf(abs(mean) / se, df=n - 1))
-        else:
-            half, p_value = (0.0, 1.0) if n > 1 and mean == 0 else (float("nan"), float("nan"))
-        rows[key] = {
-            "mean_difference": mean, "std": std, "folds": n, "a_better": float(better.mean()),
-            "low": mean - half, "high": mean + half, "p_value": p_value,
-        }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index = pd.MultiIndex.from_tuples(out.index, names=by)
+    comparisons = {
+        key: paired_t(d.to_numpy(), folds=d.index.get_level_values("fold").nunique(), level=level, metric=metric)
+        for key, d in difference.groupby(level=by, sort=False)
+    }
+    out = paired_frame(comparisons, names=by)
     out.attrs.update(a=model_a, b=model_b, between=between, metric=metric, level=level)
     return out
 

@@ -33,16 +33,13 @@ import torch
 from scipy.stats import kendalltau
 from tqdm.auto import tqdm
 
+from . import checks
 from .config import show_progress
 from .features import ELEMENTS, FEATURES
 from .rules import rules_verdict
 
 #: What a Shapley value can explain: q(y=1|e), or its log-odds.
 OUTPUTS = ("probability", "logit")
-
-#: The paper's Fig. 8a: features by mean |SHAP| of the released model, most important first.
-PAPER_SHAP_ORDER = ("delta_s_mix", "tm", "k", "delta_h_mix", "delta", "vm", "vac", "delta_chi")
-
 
 def _feature_array(features) -> np.ndarray:
     if isinstance(features, pd.DataFrame):
@@ -88,10 +85,11 @@ def model_output(model, output="probability"):
 def background_sample(background, size: int | None = None, seed: int = 0) -> np.ndarray:
     """The background alloys' features, or a seeded subsample of ``size`` of them (row order kept)."""
     background = _feature_array(background)
-    if size is None or size >= len(background):
+    if size is None:
         return background
-    if size < 1:
-        raise ValueError(f"background size must be positive, got {size}")
+    size = checks.integer("background size", size, minimum=1)
+    if size >= len(background):
+        return background
     rows = np.sort(np.random.default_rng(seed).choice(len(background), size=size, replace=False))
     return background[rows]
 
@@ -163,8 +161,7 @@ def shap_values_by_output(
     function = model_output(model, outputs)  # checks the names
     explained = _feature_array(features)
     reference = background_sample(background, background_size, seed)
-    if chunk < 1:
-        raise ValueError(f"chunk must be positive, got {chunk}")
+    checks.integer("chunk", chunk, minimum=1)
     masker = shap.maskers.Independent(reference, max_samples=len(reference))
     explainer = shap.explainers.Exact(function, masker)
     values, base_values = [], []

@@ -30,9 +30,10 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Iterable
 
+import sys
+
 import numpy as np
 import pandas as pd
-import torch
 
 from .compositions import (  # noqa: F401  (re-exported: where users of the features look)
     composition_matrix,
@@ -54,7 +55,9 @@ from .elements import (  # noqa: F401  (re-exported: the features module is wher
 )
 
 def _backend(fractions) -> ModuleType:
-    return torch if isinstance(fractions, torch.Tensor) else np
+    # A tensor exists only once torch is imported: numpy callers never load it.
+    torch = sys.modules.get("torch")
+    return torch if torch is not None and isinstance(fractions, torch.Tensor) else np
 
 
 def _check_fractions(x: np.ndarray) -> None:

@@ -36,7 +36,9 @@ import torch
 from scipy.special import digamma
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.neighbors import KDTree, KNeighborsClassifier, NearestNeighbors
+from threadpoolctl import threadpool_limits
 
+from . import checks, paper
 from .features import ELEMENTS, FEATURES, featurize
 from .metrics import roc_auc
 from .upstream import fetch
@@ -47,25 +49,6 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "noble": ("Ag", "Cu", "Pd", "Au", "Pt", "Ru", "Rh", "Ir", "Os"),
     "magnetic / late transition": ("Fe", "Co", "Ni", "Ru", "Rh", "Ir"),
 }
-
-#: The box of the paper's Fig. 5 said to hold most posterior means: (z1 limits, z2 limits).
-PAPER_BOX = ((-2.5, 2.5), (-2.0, 2.0))
-
-#: The reconstruction numbers the paper states for the released model (its Fig. 4 and text).
-PAPER_RECONSTRUCTION = {
-    "composition_error_mean": 2.3,  # at.%
-    "composition_error_max": 6.0,  # at.%, "about"
-    "probability_error_mean": 0.169,
-    "latent_error_mean": 0.175,
-}
-
-#: The paper's Table 1: test alloy as written, its reconstruction, and the probability shown.
-PAPER_TABLE_1 = (
-    ("Fe19Ni19Cr19Co13Al19Mo9", "Fe19Ni21Cr15Co21Al15Mo9", 0.15),
-    ("Al11Ti22V22Nb22Zr22", "Cr3Al7Ti18V20Nb32Zr16Ta4", 0.10),
-    ("Al4Ti23Mo23V23Ta23", "Cr1Al2Ti29Mo26V11Nb16Zr8Ta7", 0.95),
-    ("Fe20Ni20Co20Ti20Cu20", "Fe17Ni23Cr13Co21Al2Cu5V10Mn10", 0.52),
-)
 
 
 def latent_columns(z_dim: int) -> list[str]:
@@ -314,7 +297,7 @@ def reconstruction_summary(table: pd.DataFrame) -> pd.Series:
     )
 
 
-def table_one(predicted: pd.DataFrame, true_label: pd.DataFrame, rows=PAPER_TABLE_1) -> pd.DataFrame:
+def table_one(predicted: pd.DataFrame, true_label: pd.DataFrame, rows=paper.TABLE_1) -> pd.DataFrame:
     """The paper's Table 1 beside two reconstructions of the same test alloys.
 
     Parameters
@@ -323,7 +306,7 @@ def table_one(predicted: pd.DataFrame, true_label: pd.DataFrame, rows=PAPER_TABL
         :func:`reconstruct_as_authors` of the test alloys with
         ``decode_with="predicted"`` and ``"true"``.
     rows : sequence of (written alloy, reconstructed alloy, probability)
-        The paper's rows.
+        The paper's rows (:data:`hea_dvae.paper.TABLE_1`).
 
     Returns
     -------
@@ -337,18 +320,18 @@ def table_one(predicted: pd.DataFrame, true_label: pd.DataFrame, rows=PAPER_TABL
     """
     by_label = true_label.set_index("formula")["reconstructed_alloy"]
     out = []
-    for written, paper, p_paper in rows:
+    for written, printed, p_paper in rows:
         for _, row in predicted[predicted["normalized_alloy"] == written].iterrows():
             with_p, with_label = row["reconstructed_alloy"], by_label[row["formula"]]
             reproduced = {(True, True): "both", (True, False): "p", (False, True): "label"}.get(
-                (with_p == paper, with_label == paper), "neither"
+                (with_p == printed, with_label == printed), "neither"
             )
             out.append(
                 {
                     "formula": row["formula"],
                     "label": row["label"],
                     "written": written,
-                    "paper": paper,
+                    "paper": printed,
                     "decoded_with_p": with_p,
                     "decoded_with_label": with_label,
                     "p_paper": p_paper,
@@ -444,7 +427,7 @@ def latent_frame(model, parts: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def share_in_box(z, box=PAPER_BOX) -> float:
+def share_in_box(z, box=paper.BOX) -> float:
     """Share of latent points inside a box, given as one (low, high) pair per dimension."""
     z = np.asarray(z, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] != len(box):
@@ -544,7 +527,12 @@ def probe_auc(inputs, labels, folds: int = 5, neighbours: int = 15, seed: int = 
         raise ValueError(f"labels must be 0/1 with at least {folds} of each, got counts {counts.tolist()}")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     probe = KNeighborsClassifier(n_neighbors=neighbours)
-    out_of_fold = cross_val_predict(probe, inputs, labels, cv=cv, method="predict_proba")[:, 1]
+    # One OpenMP thread: scikit-learn splits the neighbour search into chunks
+    # per thread, and which of several equally distant alloys (duplicate
+    # compositions) is a neighbour depends on the chunks, so the AUC would
+    # depend on the machine's core count.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        out_of_fold = cross_val_predict(probe, inputs, labels, cv=cv, method="predict_proba")[:, 1]
     return roc_auc(labels, out_of_fold)
 
 
@@ -754,13 +742,13 @@ class LatentSettings:
         The whole-plane map covers ``[-map_limit, map_limit]^2``, ``map_points`` per axis.
     """
 
-    box: tuple = PAPER_BOX
+    box: tuple = paper.BOX
     pair_distance: float = 0.05
     probe_neighbours: int = 15
     probe_folds: int = 5
-    grid_z1: tuple = (-0.1, 0.1)
-    grid_z2: tuple = (-0.5, -0.3)
-    grid_points: int = 5
+    grid_z1: tuple = paper.TABLE_3_GRID[0]
+    grid_z2: tuple = paper.TABLE_3_GRID[1]
+    grid_points: int = paper.TABLE_3_GRID[2]
     map_limit: float = 3.0
     map_points: int = 61
 
@@ -777,9 +765,7 @@ class LatentSettings:
         if not self.pair_distance > 0:
             raise ValueError(f"pair_distance must be positive, got {self.pair_distance!r}")
         for name, smallest in (("probe_neighbours", 1), ("probe_folds", 2), ("grid_points", 1), ("map_points", 2)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < smallest:
-                raise ValueError(f"{name} must be an integer >= {smallest}, got {value!r}")
+            checks.integer(name, getattr(self, name), minimum=smallest)
         if not self.map_limit > 0:
             raise ValueError(f"map_limit must be positive, got {self.map_limit!r}")
 
@@ -848,3 +834,45 @@ def entropy(values) -> float:
     counts = np.unique(np.asarray(values), return_counts=True)[1]
     shares = counts / counts.sum()
     return float(-(shares * np.log(shares)).sum())
+
+
+def disentanglement(summary: pd.Series, split: Mapping[str, pd.DataFrame],
+                    settings: LatentSettings | None = None) -> pd.Series:
+    """How much of the label one model's latent means carry, beside what the data carry.
+
+    Reads the model's probe and mutual informations from its
+    :func:`latent_summary` (nothing is encoded again) and computes their
+    references on the same alloys (the :data:`LATENT_PARTS` of ``split``):
+    the same probe reading the label off the compositions ``x``, and the
+    entropies that bound each mutual information.
+
+    Parameters
+    ----------
+    summary : pandas.Series
+        :func:`latent_summary` of the model on ``split``.
+    split : mapping
+        ``labelled``, ``validation``, ``test`` frames.
+    settings : LatentSettings, optional
+        The probe's folds and neighbours (as for the summary).
+
+    Returns
+    -------
+    pandas.Series
+        ``probe AUC, label from z``, ``probe AUC, label from x``,
+        ``I(z; number of elements), nats``, ``H(number of elements), nats``,
+        ``I(z; label), nats``, ``H(label), nats``.
+    """
+    settings = settings or LatentSettings()
+    alloys = pd.concat([split[name] for name in LATENT_PARTS])
+    fractions = alloys[list(ELEMENTS)].to_numpy(dtype=np.float64)
+    labels = alloys["label"].to_numpy()
+    return pd.Series(
+        {
+            "probe AUC, label from z": summary["probe_auc_z"],
+            "probe AUC, label from x": probe_auc(fractions, labels, settings.probe_folds, settings.probe_neighbours),
+            "I(z; number of elements), nats": summary["mi_elements"],
+            "H(number of elements), nats": entropy((fractions > 0).sum(axis=1)),
+            "I(z; label), nats": summary["mi_label"],
+            "H(label), nats": entropy(labels),
+        }
+    )

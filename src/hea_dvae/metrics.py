@@ -6,20 +6,26 @@ compare the decoded composition with the true one in atomic percent.
 
 Below the model metrics: calibration (expected calibration error,
 reliability tables, temperature scaling) and bootstrap intervals of test
-metrics, alone or paired between two models on the same alloys.
+metrics; then paired comparisons of two models, the one implementation the
+book uses (:func:`paired_difference`, a bootstrap over alloys and runs;
+:func:`paired_t`, a corrected t interval over cross-validation folds), with
+one vocabulary of columns (:data:`PAIRED_COLUMNS`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from scipy.optimize import minimize_scalar
 from scipy.special import expit
 from scipy.stats import rankdata
 
+from . import checks
 from .data import as_arrays
 from .scores import (  # noqa: F401  (re-exported: metrics is the evaluation API)
     PRESENCE_THRESHOLD,
@@ -28,6 +34,7 @@ from .scores import (  # noqa: F401  (re-exported: metrics is the evaluation API
     reconstruction_errors,
     roc_auc,
 )
+
 
 @torch.no_grad()
 def reconstruct(model, fractions, labels) -> np.ndarray:
@@ -122,6 +129,32 @@ def comparison_table(runs: dict, columns, decimals: int = 3) -> pd.DataFrame:
     return pd.DataFrame.from_dict(table, orient="index")[[*columns, "runs"]]
 
 
+def against_targets(ours, released, targets) -> pd.DataFrame:
+    """Where each target stands: our value, the released model's, and whether ours meets it.
+
+    Parameters
+    ----------
+    ours, released : mapping
+        metric -> value (e.g. the ``mean`` column of :func:`summarize`, and
+        :func:`evaluate` of the released model).
+    targets : mapping
+        metric -> (direction, goal), direction ``">="`` or ``"<="``.
+
+    Returns
+    -------
+    DataFrame
+        One row per target: ``target`` (as text), ``ours (mean)``,
+        ``released`` and ``met``.
+    """
+    rows = {}
+    for name, (sign, goal) in targets.items():
+        if sign not in (">=", "<="):
+            raise ValueError(f"target {name!r}: direction must be '>=' or '<=', got {sign!r}")
+        rows[name] = {"target": f"{sign} {goal}", "ours (mean)": ours[name], "released": released[name],
+                      "met": bool(ours[name] >= goal if sign == ">=" else ours[name] <= goal)}
+    return pd.DataFrame(rows).T
+
+
 # --------------------------------------------------------------------------
 # Calibration and uncertainty of test metrics
 
@@ -151,9 +184,7 @@ def _check_scored(labels, scores, name: str = "scores") -> tuple[np.ndarray, np.
 
 
 def _check_bins(n_bins) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
-    return int(n_bins)
+    return checks.integer("n_bins", n_bins, minimum=1)
 
 
 def _bin_index(probabilities: np.ndarray, n_bins: int) -> np.ndarray:
@@ -257,13 +288,17 @@ def fit_temperature(labels, logits, bounds: tuple[float, float] = (0.05, 20.0)) 
 
 def apply_temperature(logits, temperature: float) -> np.ndarray:
     """Probabilities :math:`\\sigma(\\ell / T)` of temperature-scaled logits."""
-    if isinstance(temperature, bool) or not np.isfinite(temperature) or not temperature > 0:
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    temperature = checks.number("temperature", temperature, 0, low_open=True)
     return expit(np.asarray(logits, dtype=float) / temperature)
 
 
 def _resample_indices(labels: np.ndarray, n_boot: int, seed, stratified: bool) -> np.ndarray:
-    """Index sets of ``n_boot`` resamples, shape (n_boot, n), drawn at once."""
+    """Index sets of ``n_boot`` resamples, shape (n_boot, n), drawn at once.
+
+    ``seed`` may be a :class:`numpy.random.Generator`, which is drawn from
+    (and advanced): a caller that compares several settings in turn passes
+    one generator to all of them.
+    """
     rng = np.random.default_rng(seed)
     n = len(labels)
     if not stratified:
@@ -289,33 +324,42 @@ def roc_auc_rows(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
 
 
-def _metric_rows(metric, labels: np.ndarray, scores: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``metric`` on each row of ``index`` (rows of alloy indices), vectorised for named metrics."""
-    y, p = labels[index], scores[index]
-    n = index.shape[1]
+def metric_rows(metric, labels: np.ndarray, scores: np.ndarray, calls: np.ndarray | None = None) -> np.ndarray:
+    """``metric`` of each row of 2-D ``labels`` and ``scores`` (one resample or run per row).
+
+    Named metrics are computed for all rows at once. ``calls`` (0/1, same
+    shape) are the model's verdicts, which ``"accuracy"`` scores instead of
+    ``scores > 0.5``: a classifier that ranks by one number and decides by
+    another (the empirical rules rank by log-odds) gives both.
+    """
     if callable(metric):
-        return np.array([metric(y_row, p_row) for y_row, p_row in zip(y, p)], dtype=float)
+        return np.array([metric(y_row, p_row) for y_row, p_row in zip(labels, scores)], dtype=float)
     if metric == "accuracy":
-        return ((p > 0.5) == (y == 1)).mean(axis=1)
+        called = (scores > 0.5) if calls is None else (calls == 1)
+        return (called == (labels == 1)).mean(axis=1)
     if metric == "brier":
-        return ((p - y) ** 2).mean(axis=1)
+        return ((scores - labels) ** 2).mean(axis=1)
     if metric == "auc":
-        return roc_auc_rows(y, p)
+        return roc_auc_rows(labels, scores)
     if metric == "ece":
         n_bins = 10
-        rows = np.arange(len(index))[:, None] * n_bins + _bin_index(p, n_bins)
-        gap = np.bincount(rows.ravel(), weights=(p - y).ravel(), minlength=len(index) * n_bins)
-        return np.abs(gap.reshape(len(index), n_bins)).sum(axis=1) / n
+        rows = np.arange(len(labels))[:, None] * n_bins + _bin_index(scores, n_bins)
+        gap = np.bincount(rows.ravel(), weights=(scores - labels).ravel(), minlength=len(labels) * n_bins)
+        return np.abs(gap.reshape(len(labels), n_bins)).sum(axis=1) / labels.shape[1]
     raise ValueError(f"unknown metric {metric!r}: use one of {BOOTSTRAP_METRICS} or a callable")
+
+
+def _metric_rows(metric, labels: np.ndarray, scores: np.ndarray, index: np.ndarray,
+                 calls: np.ndarray | None = None) -> np.ndarray:
+    """:func:`metric_rows` of the alloys of each row of ``index`` (rows of alloy indices)."""
+    return metric_rows(metric, labels[index], scores[index], None if calls is None else calls[index])
 
 
 def _check_bootstrap(metric, n_boot, level):
     if not callable(metric) and metric not in BOOTSTRAP_METRICS:
         raise ValueError(f"unknown metric {metric!r}: use one of {BOOTSTRAP_METRICS} or a callable")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    checks.integer("n_boot", n_boot, minimum=1)
+    checks.number("level", level, 0, 1, low_open=True, high_open=True)
 
 
 def _percentiles(values: np.ndarray, level: float) -> tuple[float, float]:
@@ -377,6 +421,150 @@ def bootstrap_interval(
     return Interval(estimate, *_percentiles(_metric_rows(metric, labels, scores, index), level))
 
 
+# --------------------------------------------------------------------------
+# Paired comparisons: one model against another on the same alloys (and runs)
+
+#: Metrics where a lower value is better (a model "wins" a run with the lower one).
+LOWER_IS_BETTER = frozenset({"brier", "ece"})
+
+#: Columns of every paired comparison (:func:`paired_frame`), in order; ``std``
+#: and ``p_value`` only for the t interval over folds (:func:`paired_t`).
+PAIRED_COLUMNS: tuple[str, ...] = ("difference", "low", "high", "clear", "runs", "wins", "ties",
+                                   "std", "p_value")
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """A metric of model a minus model b on the same alloys (and runs), with its interval.
+
+    Attributes
+    ----------
+    difference : float
+        Mean over the paired runs of ``metric(a) - metric(b)`` (one run: the
+        difference itself).
+    low, high : float
+        The interval of ``difference``.
+    runs : int
+        Paired runs: seeds (both models trained with the same seed) or folds.
+    wins, ties : int
+        Runs where a is better than b (lower for :data:`LOWER_IS_BETTER`),
+        and where both score the same.
+    std : float
+        Standard deviation of the per-run differences (:func:`paired_t`; NaN
+        for a bootstrap).
+    p_value : float
+        Two-sided p-value of the t interval (:func:`paired_t`; NaN for a
+        bootstrap).
+    """
+
+    difference: float
+    low: float
+    high: float
+    runs: int = 1
+    wins: int = 0
+    ties: int = 0
+    std: float = float("nan")
+    p_value: float = float("nan")
+
+    @property
+    def clear(self) -> bool:
+        """Whether the interval excludes 0."""
+        return bool(self.low > 0 or self.high < 0)
+
+    def row(self) -> dict:
+        """The comparison as one row of :data:`PAIRED_COLUMNS`."""
+        return {name: getattr(self, name) for name in PAIRED_COLUMNS}
+
+
+def _run_wins(per_run: np.ndarray, metric) -> tuple[int, int]:
+    better = per_run < 0 if metric in LOWER_IS_BETTER else per_run > 0
+    return int(better.sum()), int((per_run == 0).sum())
+
+
+def paired_difference(
+    labels,
+    scores_a,
+    scores_b,
+    metric="auc",
+    n_boot: int = 2000,
+    seed=0,
+    level: float = 0.95,
+    stratified: bool = True,
+    calls_a=None,
+    calls_b=None,
+) -> PairedDifference:
+    """Difference of a test metric between two models on the same alloys, with a paired bootstrap interval.
+
+    Each resample draws one set of alloys and scores both models on it, so
+    that what the alloys have in common cancels: the interval is that of
+    ``metric(a) - metric(b)``, usually much narrower than the two separate
+    intervals suggest. A model compared with itself gives exactly 0 and
+    [0, 0].
+
+    With several paired runs (``scores_a`` and ``scores_b`` of shape
+    ``(runs, n)``: run k of a and of b share a seed, hence their labelled
+    alloys), the difference is the mean over runs, and the bootstrap covers
+    both sources of chance: every resample draws alloys (shared by every run
+    and both models) and then runs, with replacement, and averages the
+    drawn runs' differences on the drawn alloys.
+
+    Parameters
+    ----------
+    labels : array_like (n,)
+        0 or 1, the same alloys for both models and every run.
+    scores_a, scores_b : array_like (n,) or (runs, n)
+        Probabilities of single phase (any score, for ``"auc"``).
+    metric : str or callable
+        As for :func:`bootstrap_interval`.
+    n_boot : int
+        Number of resamples.
+    seed : int, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of the resampling; a generator is drawn from, so that
+        comparisons made in turn draw one stream (as
+        :func:`hea_dvae.ablation.paired_comparison` does).
+    level : float
+        Coverage of the interval.
+    stratified : bool
+        Resample within each class.
+    calls_a, calls_b : array_like, optional
+        0/1 verdicts, shaped as the scores, that ``"accuracy"`` scores
+        instead of ``scores > 0.5``.
+
+    Returns
+    -------
+    PairedDifference
+        ``difference``, ``low``, ``high``, ``runs``, ``wins`` and ``ties``.
+    """
+    labels = np.asarray(labels, dtype=float).reshape(-1)
+    several = np.ndim(scores_a) == 2
+    a, b = (np.atleast_2d(np.asarray(s, dtype=float)) for s in (scores_a, scores_b))
+    if a.shape != b.shape or a.shape[1] != len(labels):
+        raise ValueError(f"{len(labels)} labels but scores of shapes {a.shape} and {b.shape}")
+    for name, scores in (("scores_a", a), ("scores_b", b)):
+        for row in scores:
+            _check_scored(labels, row, name)
+    _check_bootstrap(metric, n_boot, level)
+    calls_a, calls_b = (None if c is None else np.atleast_2d(np.asarray(c, dtype=float)) for c in (calls_a, calls_b))
+    runs = len(a)
+    tiled = np.broadcast_to(labels, a.shape)
+    per_run = metric_rows(metric, tiled, a, calls_a) - metric_rows(metric, tiled, b, calls_b)
+    rng = np.random.default_rng(seed)
+    index = _resample_indices(labels, n_boot, rng, stratified)
+    resampled = np.stack([
+        _metric_rows(metric, labels, a[k], index, None if calls_a is None else calls_a[k])
+        - _metric_rows(metric, labels, b[k], index, None if calls_b is None else calls_b[k])
+        for k in range(runs)
+    ])  # (runs, n_boot)
+    if several:
+        drawn = rng.integers(0, runs, size=(runs, n_boot))
+        resampled = resampled[drawn, np.arange(n_boot)].mean(axis=0)
+    else:
+        resampled = resampled[0]
+    wins, ties = _run_wins(per_run, metric)
+    return PairedDifference(float(per_run.mean()), *_percentiles(resampled, level), runs=runs, wins=wins,
+                            ties=ties)
+
+
 def paired_bootstrap(
     labels,
     scores_a,
@@ -387,13 +575,7 @@ def paired_bootstrap(
     level: float = 0.95,
     stratified: bool = True,
 ) -> Interval:
-    """Difference of a test metric between two models on the same alloys, with its interval.
-
-    Each resample draws one set of alloys and scores both models on it, so
-    that what the alloys have in common cancels: the interval is that of
-    ``metric(a) - metric(b)``, usually much narrower than the two separate
-    intervals suggest. A model compared with itself gives exactly 0 and
-    [0, 0]. Arguments as for :func:`bootstrap_interval`.
+    """:func:`paired_difference` of two single models, as an :class:`Interval`.
 
     Returns
     -------
@@ -402,15 +584,77 @@ def paired_bootstrap(
     """
     labels, scores_a = _check_scored(labels, scores_a, "scores_a")
     _, scores_b = _check_scored(labels, scores_b, "scores_b")
-    _check_bootstrap(metric, n_boot, level)
-    everything = np.arange(len(labels))[None, :]
-    estimate = float(
-        _metric_rows(metric, labels, scores_a, everything)[0]
-        - _metric_rows(metric, labels, scores_b, everything)[0]
-    )
-    index = _resample_indices(labels, n_boot, seed, stratified)
-    difference = _metric_rows(metric, labels, scores_a, index) - _metric_rows(metric, labels, scores_b, index)
-    return Interval(estimate, *_percentiles(difference, level))
+    paired = paired_difference(labels, scores_a, scores_b, metric, n_boot, seed, level, stratified)
+    return Interval(paired.difference, paired.low, paired.high)
+
+
+def paired_t(differences, folds: int, level: float = 0.95, metric: str = "auc") -> PairedDifference:
+    r"""Mean of per-fold differences with the corrected t interval of Nadeau & Bengio (2003).
+
+    Cross-validation folds share most of their training alloys, so their
+    differences are correlated and the plain t interval would be too narrow.
+    The variance of the mean is :math:`(1/J + n_\mathrm{test}/n_\mathrm{train})\,s_d^2`
+    over the :math:`J` differences (folds of all repeats), with
+    :math:`n_\mathrm{test}/n_\mathrm{train} = 1/(k-1)` for k folds.
+
+    Parameters
+    ----------
+    differences : array_like
+        ``metric(a) - metric(b)`` of each fold (of every repeat).
+    folds : int
+        k of the k-fold.
+    level : float
+        Coverage of the interval.
+    metric : str
+        Only decides which side wins (:data:`LOWER_IS_BETTER`).
+
+    Returns
+    -------
+    PairedDifference
+        Also ``std`` (ddof=1) and the two-sided ``p_value``. A model compared
+        with itself gives 0, [0, 0] and p = 1; with one difference the
+        interval is undefined (NaN).
+    """
+    d = np.asarray(differences, dtype=float).reshape(-1)
+    n = len(d)
+    mean = float(np.mean(d))
+    std = float(np.std(d, ddof=1)) if n > 1 else float("nan")
+    se = np.sqrt((1 / n + 1 / (folds - 1)) * std**2) if n > 1 and folds > 1 else float("nan")
+    if n > 1 and se > 0:
+        half = stats.t.ppf(0.5 + level / 2, df=n - 1) * se
+        p_value = float(2 * stats.t.sf(abs(mean) / se, df=n - 1))
+    else:
+        half, p_value = (0.0, 1.0) if n > 1 and mean == 0 else (float("nan"), float("nan"))
+    wins, ties = _run_wins(d, metric)
+    return PairedDifference(mean, mean - half, mean + half, runs=n, wins=wins, ties=ties, std=std,
+                            p_value=p_value)
+
+
+def paired_frame(comparisons: dict, names=None, columns=PAIRED_COLUMNS) -> pd.DataFrame:
+    """Paired comparisons as one table, a row per key, the columns of :data:`PAIRED_COLUMNS`.
+
+    Parameters
+    ----------
+    comparisons : dict
+        key -> :class:`PairedDifference`; tuple keys make a MultiIndex.
+    names : str or list of str, optional
+        Name(s) of the index.
+    columns : sequence of str
+        The columns kept (``std`` and ``p_value`` are dropped when no
+        comparison has them).
+    """
+    rows = {key: comparison.row() for key, comparison in comparisons.items()}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(PAIRED_COLUMNS))
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(PAIRED_COLUMNS))
+    kept = [c for c in columns if c not in ("std", "p_value") or frame[c].notna().any()]
+    frame = frame[kept]
+    if names is not None:
+        if isinstance(names, str):
+            frame.index.name = names
+        else:
+            frame.index = pd.MultiIndex.from_tuples(frame.index, names=names)
+    return frame
 
 
 def interval_table(
@@ -463,17 +707,15 @@ def paired_table(
     Returns
     -------
     DataFrame
-        One row per other model: ``difference``, ``low``, ``high`` (the paired
-        bootstrap interval) and ``clear``: whether the interval excludes 0.
+        One row per other model (``"name − reference"``): ``difference``,
+        ``low``, ``high`` (the paired bootstrap interval, :func:`paired_difference`)
+        and ``clear``: whether the interval excludes 0.
     """
     if reference not in predictions:
         raise KeyError(f"reference model {reference!r} is not among {sorted(predictions)}")
-    rows = {}
-    for name, scores in predictions.items():
-        if name == reference:
-            continue
-        difference, low, high = paired_bootstrap(labels, scores, predictions[reference], metric,
-                                                 n_boot, seed, level)
-        rows[f"{name} − {reference}"] = {"difference": difference, "low": low, "high": high,
-                                         "clear": bool(low > 0 or high < 0)}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    comparisons = {
+        f"{name} − {reference}": paired_difference(labels, scores, predictions[reference], metric, n_boot,
+                                                   seed, level)
+        for name, scores in predictions.items() if name != reference
+    }
+    return paired_frame(comparisons, columns=("difference", "low", "high", "clear"))

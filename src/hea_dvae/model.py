@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .elements import FEATURES
+from .identity import predictor_identity, state_digest
 from .upstream import fetch
 
 N_ELEMENTS = 30
@@ -166,20 +167,33 @@ def _label_column(y, n: int, device) -> Tensor:
     return y.reshape(n, 1)
 
 
-def multinomial_log_prob(counts: Tensor, logits: Tensor) -> Tensor:
+def multinomial_log_coefficient(counts: Tensor) -> Tensor:
+    """log of the multinomial coefficient n! / prod(c_i!) per row, via ``lgamma``."""
+    return torch.lgamma(counts.sum(-1) + 1) - torch.lgamma(counts + 1).sum(-1)
+
+
+def multinomial_log_prob(counts: Tensor, logits: Tensor, log_coefficient: Tensor | None = None) -> Tensor:
     """log Multinomial(counts | softmax(logits)) per row, for real-valued counts.
 
     ``log_softmax`` keeps ``0 * log p`` finite without clamping, and the
     multinomial coefficient uses ``lgamma`` so fractional counts (e.g. 100/3)
-    are fine.
+    are fine. ``log_coefficient``, if given, is
+    :func:`multinomial_log_coefficient` of ``counts`` computed beforehand
+    (it does not depend on the model, so a training loop can compute it once).
     """
-    log_coefficient = torch.lgamma(counts.sum(-1) + 1) - torch.lgamma(counts + 1).sum(-1)
+    if log_coefficient is None:
+        log_coefficient = multinomial_log_coefficient(counts)
     return log_coefficient + (counts * F.log_softmax(logits, dim=-1)).sum(-1)
 
 
 def gaussian_kl(loc: Tensor, log_scale: Tensor) -> Tensor:
     """KL(N(loc, exp(log_scale)^2) || N(0, I)) per row, analytically."""
     return 0.5 * (loc.pow(2) + torch.exp(2 * log_scale) - 1).sum(-1) - log_scale.sum(-1)
+
+
+def bernoulli_nll(y: Tensor, prior: Tensor) -> Tensor:
+    """-log Bernoulli(y | prior) per alloy: the prior term of a labelled alloy."""
+    return -(y * torch.log(prior) + (1 - y) * torch.log1p(-prior))
 
 
 def bernoulli_kl(logits: Tensor, prior: Tensor) -> Tensor:
@@ -191,7 +205,59 @@ def bernoulli_kl(logits: Tensor, prior: Tensor) -> Tensor:
     )
 
 
-class SSVAE(nn.Module):
+class OneMember:
+    """One model as a predictor (:class:`hea_dvae.predictors.Predictor`): one member, no spread.
+
+    Mixed into :class:`SSVAE`, so that one trained model goes wherever an
+    ensemble does (``predict``, the design routes, the screen).
+    """
+
+    @property
+    def name(self) -> str:
+        return f"one SSVAE ({self.config.table} table)"
+
+    @property
+    def table(self) -> str:
+        """Element table of the features the classifier reads."""
+        return self.config.table
+
+    @property
+    def identity(self) -> str:
+        """The same identity as a one-member ensemble of this model (see :func:`predictor_identity`)."""
+        return predictor_identity([model_digest(self)], 1.0)
+
+    @property
+    def members(self) -> list["SSVAE"]:
+        return [self]
+
+    n_members = 1
+    temperature = 1.0
+
+    def member(self, index: int) -> "SSVAE":
+        if index != 0:
+            raise IndexError(f"one model has one member (0), not {index}")
+        return self
+
+    def featurize(self, x) -> np.ndarray:
+        """The 8 features of fractions (n, 30) with this model's element table."""
+        from .features import featurize
+
+        return np.asarray(featurize(np.asarray(x, dtype=float), table=self.config.table))
+
+    def member_probabilities(self, e) -> np.ndarray:
+        """:meth:`predict_proba` as one member's row, shape (1, n)."""
+        return self.predict_proba(e).astype(float)[None, :]
+
+    def predict_spread(self, e) -> np.ndarray:
+        """NaN for every alloy: one model has no members to disagree."""
+        return np.full(len(np.atleast_2d(np.asarray(e))), np.nan)
+
+    def member_logits(self, e) -> Tensor:
+        """:meth:`classify_logits` as one member's row, shape (1, n); differentiable."""
+        return self.classify_logits(_as_tensor(e, self.device).reshape(-1, self.config.n_features))[None, :]
+
+
+class SSVAE(OneMember, nn.Module):
     r"""Semi-supervised VAE: phase classifier and label-conditioned composition VAE.
 
     Generative model, for an alloy with composition ``x`` (fractions over
@@ -382,7 +448,7 @@ class SSVAE(nn.Module):
         sup_parts = {
             "reconstruction": sup_reconstruction,
             "kl_z": sup_kl_z,
-            "y_prior": -(sup_y * torch.log(sup_prior) + (1 - sup_y) * torch.log1p(-sup_prior)),
+            "y_prior": bernoulli_nll(sup_y, sup_prior),
             "classification": self.config.alpha
             * F.binary_cross_entropy_with_logits(sup_logits, sup_y, reduction="none"),
         }
@@ -458,3 +524,10 @@ def load_released_model(path: str | Path | None = None, device="cpu") -> SSVAE:
     converted["feature_std"] = model.feature_std
     model.load_state_dict(converted, strict=True)
     return model.to(device).eval()
+
+
+
+def model_digest(model: nn.Module) -> str:
+    """SHA-256 of a model's tensors (names, shapes and values) in a fixed order: the model's identity."""
+    return state_digest((name, tensor.detach().cpu().contiguous().numpy())
+                        for name, tensor in model.state_dict().items())

@@ -49,6 +49,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
+from .checks import number
 from .elements import ELEMENTS, FEATURES, TABLES
 # The rules moved to hea_dvae.rules; these names stay importable from here.
 from .rules import (  # noqa: F401
@@ -78,9 +79,7 @@ DEFAULT_CAP = 0.05
 
 
 def _check_cap(cap) -> float:
-    if isinstance(cap, bool) or not isinstance(cap, (int, float, np.floating)) or not 0 < cap < 0.5:
-        raise ValueError(f"cap must be a number in (0, 0.5), got {cap!r}")
-    return float(cap)
+    return number("cap", cap, 0, 0.5, low_open=True, high_open=True)
 
 
 def _fit_logistic(margin_matrix: np.ndarray, labels, l2: float, start_weights) -> tuple[float, np.ndarray]:
@@ -326,9 +325,7 @@ class ConstantPrior:
 
     def __post_init__(self):
         r = self.r
-        if isinstance(r, bool) or not isinstance(r, (int, float, np.floating)) or not 0 < r < 1:
-            raise ValueError(f"a constant prior must be a number in (0, 1), got {r!r}")
-        object.__setattr__(self, "r", float(r))
+        object.__setattr__(self, "r", number("a constant prior", r, 0, 1, low_open=True, high_open=True))
 
     def probability(self, inputs) -> np.ndarray:
         """``r`` for each alloy of ``inputs`` (features or compositions), shape (n,)."""

@@ -81,7 +81,10 @@ range among the dataset's alloys (:math:`\ln\Omega` 0.5, :math:`\delta`
 1 %, :math:`\Delta H` 5 kJ/mol, :math:`\Delta S` 1.5 J/(mol K), VEC 0.5,
 :math:`\gamma` 0.03, :math:`\ln\Lambda` 0.5).
 
-Everything here is numpy: no torch, no model.
+Everything here is numpy, except three functions that also take torch
+tensors (differentiable, through the same code): :func:`omega_and_lambda`,
+:func:`extreme_radii` and :func:`solid_angle_gamma`, which
+:mod:`hea_dvae.descriptors` uses. No model.
 """
 
 from __future__ import annotations
@@ -92,7 +95,7 @@ import numpy as np
 import pandas as pd
 
 from .elements import ELEMENTS, FEATURES, TABLES, ElementTable, get_table
-from .features import featurize
+from .features import _backend, featurize
 from .scores import accuracy, roc_auc
 
 #: Yang & Zhang (2012): smallest Omega of a solid solution.
@@ -265,48 +268,127 @@ def _quantities_of_features(e: np.ndarray) -> dict:
         rows = np.flatnonzero(~np.isfinite(used).all(axis=1))
         raise ValueError(f"features are not finite in {len(rows)} row(s), first rows {rows[:5].tolist()}")
     tm, delta, vec, s_mix, h_mix = used.T
-    # The entropy of a pure element is -R*eps*ln(1+eps) < 0 by a hair; no entropy, no Omega, no Lambda.
-    entropy = np.maximum(s_mix, 0.0)
-    numerator = tm * entropy
-    denominator = 1000.0 * np.abs(h_mix)
-    square = delta**2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        omega = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0),
-                         np.where(numerator > 0, np.inf, 0.0))
-        lambda_ = np.where(square > 0, entropy / np.where(square > 0, square, 1.0),
-                           np.where(entropy > 0, np.inf, 0.0))
+    omega, lambda_ = omega_and_lambda(tm, s_mix, h_mix, delta)
     return {"omega": omega, "delta": delta, "vec": vec, "delta_h_mix": h_mix,
             "delta_s_mix": s_mix, "tm": tm, "lambda_": lambda_}
 
 
-def solid_angle_gamma(x, radii) -> np.ndarray:
-    r"""Wang et al.'s (2015) :math:`\gamma = \omega_S / \omega_L` of compositions.
+def omega_and_lambda(tm, s_mix, h_mix, delta):
+    r"""Yang & Zhang's :math:`\Omega` and Singh et al.'s :math:`\Lambda` from four features.
+
+    :math:`\Omega = T_m \Delta S / |1000\,\Delta H|` and
+    :math:`\Lambda = \Delta S / \delta^2`, for numpy arrays or torch tensors
+    alike (a tensor gives a tensor, differentiable wherever the value is
+    finite).
 
     Parameters
     ----------
-    x : array_like
+    tm : array_like or torch.Tensor
+        Rule-of-mixtures melting point, K.
+    s_mix : array_like or torch.Tensor
+        Ideal mixing entropy, J/(mol K).
+    h_mix : array_like or torch.Tensor
+        Mixing enthalpy, kJ/mol.
+    delta : array_like or torch.Tensor
+        Size mismatch, %.
+
+    Returns
+    -------
+    tuple
+        ``(omega, lambda_)``, of the inputs' shape. Omega is ``inf`` where
+        the mixing enthalpy is exactly zero (and the entropy positive), 0
+        where there is no entropy; likewise Lambda where delta is zero.
+    """
+    xp = _backend(tm)
+    # The entropy of a pure element is -R*eps*ln(1+eps) < 0 by a hair; no entropy, no Omega, no Lambda.
+    entropy = np.maximum(s_mix, 0.0) if xp is np else xp.clamp(s_mix, min=0.0)
+    numerator = tm * entropy
+    denominator = 1000.0 * xp.abs(h_mix)
+    square = delta**2
+    if xp is np:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            omega = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1.0),
+                             np.where(numerator > 0, np.inf, 0.0))
+            lambda_ = np.where(square > 0, entropy / np.where(square > 0, square, 1.0),
+                               np.where(entropy > 0, np.inf, 0.0))
+        return omega, lambda_
+    # The same selections in torch; the safe denominators keep the unused branch's gradient finite.
+    inf, zero, one = (xp.full_like(numerator, v) for v in (float("inf"), 0.0, 1.0))
+    omega = xp.where(denominator > 0, numerator / xp.where(denominator > 0, denominator, one),
+                     xp.where(numerator > 0, inf, zero))
+    lambda_ = xp.where(square > 0, entropy / xp.where(square > 0, square, one),
+                       xp.where(entropy > 0, inf, zero))
+    return omega, lambda_
+
+
+def extreme_radii(x, radii):
+    r"""Radii of the smallest and largest atoms present, and the mean radius.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor
         Compositions, shape (n, 30) (fractions over :data:`ELEMENTS`).
     radii : array_like
         Atomic radius of each element, shape (30,) (any unit).
 
     Returns
     -------
-    numpy.ndarray
+    tuple
+        ``(r_small, r_large, r_mean)``, each of shape (n,), in the unit of
+        ``radii``; :math:`\bar r = \sum_i x_i r_i`. Elements at or below
+        :data:`PRESENT_FRACTION` are not present. A torch tensor gives
+        tensors; only ``r_mean`` depends on the fractions' values (the other
+        two on which elements are present), so only it carries a gradient.
+
+    Raises
+    ------
+    ValueError
+        A composition with no element above :data:`PRESENT_FRACTION`.
+    """
+    xp = _backend(x)
+    if xp is np:
+        x, _ = _composition_array(x)
+        radii = np.asarray(radii, dtype=float)
+    else:
+        x = x if x.ndim == 2 else x[None, :]
+        radii = xp.as_tensor(np.asarray(radii, dtype=float), dtype=x.dtype, device=x.device)
+    present = x > PRESENT_FRACTION
+    if not bool(present.any(1).all()):
+        raise ValueError("every composition needs at least one element above PRESENT_FRACTION")
+    r_mean = x @ radii
+    if xp is np:
+        r_small = np.where(present, radii, np.inf).min(axis=1)
+        r_large = np.where(present, radii, -np.inf).max(axis=1)
+    else:
+        r_small = xp.where(present, radii, xp.full_like(x, float("inf"))).amin(dim=1)
+        r_large = xp.where(present, radii, xp.full_like(x, float("-inf"))).amax(dim=1)
+    return r_small, r_large, r_mean
+
+
+def solid_angle_gamma(x, radii):
+    r"""Wang et al.'s (2015) :math:`\gamma = \omega_S / \omega_L` of compositions.
+
+    Parameters
+    ----------
+    x : array_like or torch.Tensor
+        Compositions, shape (n, 30) (fractions over :data:`ELEMENTS`). A
+        torch tensor gives a torch tensor, differentiable with respect to
+        the fractions (through :math:`\bar r`).
+    radii : array_like
+        Atomic radius of each element, shape (30,) (any unit).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
         Shape (n,); 1 for a single element. Elements below
         :data:`PRESENT_FRACTION` are not counted as present.
     """
-    x, _ = _composition_array(x)
-    radii = np.asarray(radii, dtype=float)
-    present = x > PRESENT_FRACTION
-    if not present.any(axis=1).all():
-        raise ValueError("every composition needs at least one element above PRESENT_FRACTION")
-    r_mean = x @ radii
-    r_small = np.where(present, radii, np.inf).min(axis=1)
-    r_large = np.where(present, radii, -np.inf).max(axis=1)
+    xp = _backend(x)
+    r_small, r_large, r_mean = extreme_radii(x, radii)
 
     def solid_angle(r):
         # Solid angle (over 2 pi) of an atom of radius r_mean seen from one of radius r that touches it.
-        return 1.0 - np.sqrt(((r + r_mean) ** 2 - r_mean**2) / (r + r_mean) ** 2)
+        return 1.0 - xp.sqrt(((r + r_mean) ** 2 - r_mean**2) / (r + r_mean) ** 2)
 
     return solid_angle(r_small) / solid_angle(r_large)
 

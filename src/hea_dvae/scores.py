@@ -7,7 +7,6 @@ AUC) and by every evaluation above it.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
 
 #: An element counts as present in a decoded alloy from this share (1 at.%).
 PRESENCE_THRESHOLD = 0.01
@@ -31,6 +30,8 @@ def roc_auc(labels, probabilities) -> float:
     n_pos, n_neg = positive.sum(), (~positive).sum()
     if n_pos == 0 or n_neg == 0:
         return float("nan")
+    from scipy.stats import rankdata  # scipy.stats takes a second to import: only when ranking
+
     ranks = rankdata(np.asarray(probabilities).reshape(-1))
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

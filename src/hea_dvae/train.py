@@ -22,7 +22,6 @@ read here.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -32,6 +31,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from .checks import integer, number
 from .config import show_progress
 from .data import as_arrays
 from .model import SSVAE, SSVAEConfig
@@ -121,24 +121,18 @@ class TrainConfig:
         if isinstance(self.model, dict):
             self.model = SSVAEConfig.from_dict(self.model)
         problems = []
-        for name in ("lr", "decoder_lr_scale"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                problems.append(f"{name} must be a positive number, got {value!r}")
-        if self.weight_decay < 0:
-            problems.append(f"weight_decay must be >= 0, got {self.weight_decay}")
-        for name in ("epochs", "patience", "eval_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                problems.append(f"{name} must be a positive integer, got {value!r}")
-        for name in ("min_epochs", "kl_warmup_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                problems.append(f"{name} must be an integer >= 0, got {value!r}")
-        if self.batch_size is not None and (
-            isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1
-        ):
-            problems.append(f"batch_size must be a positive integer or None, got {self.batch_size!r}")
+        checks = [lambda: number("lr", self.lr, 0, low_open=True),
+                  lambda: number("decoder_lr_scale", self.decoder_lr_scale, 0, low_open=True),
+                  lambda: number("weight_decay", self.weight_decay, 0),
+                  *(lambda n=n: integer(n, getattr(self, n), 1) for n in ("epochs", "patience", "eval_every")),
+                  *(lambda n=n: integer(n, getattr(self, n), 0) for n in ("min_epochs", "kl_warmup_epochs"))]
+        if self.batch_size is not None:
+            checks.append(lambda: integer("batch_size (or None: full batch)", self.batch_size, 1))
+        for check in checks:
+            try:
+                check()
+            except (TypeError, ValueError) as error:
+                problems.append(str(error))
         for name, allowed in (("lr_schedule", SCHEDULES), ("select_classifier", SELECT_CLASSIFIER),
                               ("select_vae", SELECT_VAE)):
             if getattr(self, name) not in allowed:
@@ -378,37 +372,3 @@ def _part_state(model: SSVAE, part: str) -> dict:
     # scaler buffers never change during training.
     prefixes = ("encoder_y.",) if part == "classifier" else ("encoder_z.", "decoder.")
     return {k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(prefixes)}
-
-
-def fit_seeds(split, config: TrainConfig | None = None, seeds=range(5), progress: bool | None = None):
-    """Train one model per seed on a split; return the models and their histories.
-
-    Parameters
-    ----------
-    split : mapping
-        ``labelled``, ``unlabelled`` and ``validation`` parts (as from
-        :func:`hea_dvae.data.paper_split`); the test part is not read.
-    config : TrainConfig, optional
-        Shared by every run.
-    seeds : iterable of int
-        One training run per seed.
-    progress : bool, optional
-        A progress bar over the seeds (each run's own bar is hidden).
-
-    Returns
-    -------
-    models : dict
-        seed -> trained :class:`SSVAE`.
-    histories : dict
-        seed -> history DataFrame (see :func:`fit`).
-    """
-    seeds = list(seeds)
-    if not seeds:
-        raise ValueError("seeds is empty: give at least one seed")
-    models, histories = {}, {}
-    for seed in tqdm(seeds, desc="seeds", disable=not show_progress(progress)):
-        models[seed], histories[seed] = fit(
-            split["labelled"], split["unlabelled"], split["validation"],
-            config=config, seed=seed, progress=False,
-        )
-    return models, histories

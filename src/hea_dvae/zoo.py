@@ -27,21 +27,22 @@ import json
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import checkpoint, config
+from .cache import DEFAULT_PREDICTOR, models_dir, read_index, write_index
 from scipy.optimize import minimize_scalar
 from sklearn.model_selection import StratifiedKFold
 
 from .data import as_arrays, paper_split, split_with_table
-from .features import featurize
-from .model import SSVAE, load_released_model
+from .model import SSVAE
+from .predictors import Ensemble
 from .train import TrainConfig, fit
 from .workers import run as run_in_workers
 
@@ -50,11 +51,6 @@ CACHE_FORMAT = 1
 HISTORY_FILE = "history.csv"
 #: The upstream files a trained model depends on (the dataset and the element tables).
 _DATA_FILES = ("HEA_top30_comps.csv", "HEA_feature_engineered.csv", "look_up_dict.pkl", "mixing_enthalpy_dict.pkl")
-
-
-def models_dir() -> Path:
-    """Folder of cached SSVAE checkpoints: ``$HEA_DVAE_CACHE_DIR/ssvae``."""
-    return config.cache_dir() / "ssvae"
 
 
 def _array_digest(*arrays) -> str:
@@ -141,7 +137,7 @@ def cached_fit(
     """
     train_config = train_config or TrainConfig()
     key = model_key(labelled, unlabelled, validation, train_config, seed)
-    entry = models_dir() / key_digest(key)[:24]
+    entry = _entry(key)
     with _locked(entry.with_name(entry.name + ".lock")):
         found = _load_entry(entry, key)
         if found is not None:
@@ -246,9 +242,18 @@ def fit_seeds(
     return models, histories
 
 
+def _entry(key: dict) -> Path:
+    return models_dir() / key_digest(key)[:24]
+
+
+def entry_of(labelled, unlabelled, validation, train_config, seed) -> Path:
+    """The cache folder of the model these arguments of :func:`cached_fit` train."""
+    return _entry(model_key(labelled, unlabelled, validation, train_config, seed))
+
+
 def is_cached(labelled, unlabelled, validation, train_config, seed) -> bool:
     key = model_key(labelled, unlabelled, validation, train_config, seed)
-    entry = models_dir() / key_digest(key)[:24]
+    entry = _entry(key)
     try:
         return checkpoint.read_config(entry).get("extra", {}).get("key") == key
     except checkpoint.CheckpointError:
@@ -276,7 +281,8 @@ def paper_models(
 
 
 def clear() -> int:
-    """Delete every cached model; return how many entries were removed."""
+    """Delete every cached model and the predictor index; return how many models were removed."""
+    shutil.rmtree(config.cache_dir() / "predictors", ignore_errors=True)
     folder = models_dir()
     if not folder.is_dir():
         return 0
@@ -287,101 +293,6 @@ def clear() -> int:
 
 # --------------------------------------------------------------------------
 # The predictor
-
-
-def model_digest(model: SSVAE) -> str:
-    """SHA-256 of a model's tensors (names, shapes and values) in a fixed order."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        array = tensor.detach().cpu().contiguous().numpy()
-        digest.update(str(array.shape).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-@dataclass
-class Ensemble:
-    """Several SSVAE classifiers averaged: the probability users screen and design with.
-
-    The probability of an alloy is the mean over members of
-    ``sigmoid(logit / temperature)``; its spread is the members' standard
-    deviation. A temperature above 1 softens over-confident members
-    (temperature scaling, fitted on validation alloys).
-
-    Attributes
-    ----------
-    members : list of SSVAE
-        Trained models; latent-space work uses ``members[0]`` (the latent
-        spaces of different seeds are not aligned).
-    temperature : float
-        Divides every member's logit before the sigmoid.
-    name : str
-        What it is, for tables and output files.
-    """
-
-    members: Sequence[SSVAE]
-    temperature: float = 1.0
-    name: str = "ensemble"
-    identity: str = field(init=False)
-
-    def __post_init__(self):
-        self.members = list(self.members)
-        if not self.members:
-            raise ValueError("an Ensemble needs at least one member")
-        if not (np.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"temperature must be a positive number, got {self.temperature}")
-        tables = {m.config.table for m in self.members}
-        if len(tables) > 1:
-            raise ValueError(f"members use different element tables: {sorted(tables)}")
-        digest = hashlib.sha256(f"T={self.temperature!r}".encode())
-        for model in self.members:
-            digest.update(model_digest(model).encode())
-        self.identity = digest.hexdigest()
-
-    @property
-    def table(self) -> str:
-        """Element table of the members' features."""
-        return self.members[0].config.table
-
-    def featurize(self, x) -> np.ndarray:
-        """Features of fractions (n, 30) with the members' element table."""
-        return np.asarray(featurize(np.asarray(x, dtype=float), table=self.table))
-
-    def member_logits(self, e) -> torch.Tensor:
-        """Tempered logits of every member, shape (n_members, n); differentiable in ``e``."""
-        if not isinstance(e, torch.Tensor):
-            e = torch.from_numpy(np.array(e, dtype=np.float32))  # a copy: inputs may be read-only
-        e = e.reshape(-1, self.members[0].config.n_features).float()
-        return torch.stack([m.classify_logits(e) for m in self.members]) / self.temperature
-
-    def member_probabilities(self, e) -> np.ndarray:
-        """Each member's probability, shape (n_members, n)."""
-        with torch.no_grad():
-            return torch.sigmoid(self.member_logits(e)).numpy().astype(float)
-
-    def predict_proba(self, e) -> np.ndarray:
-        """Mean of the members' probabilities, shape (n,)."""
-        return self.member_probabilities(e).mean(axis=0)
-
-    def predict_spread(self, e) -> np.ndarray:
-        """Standard deviation of the members' probabilities; NaN (not available) with one member."""
-        members = self.member_probabilities(e)
-        if len(members) == 1:
-            return np.full(members.shape[1], np.nan)
-        return members.std(axis=0)
-
-    def classify_logits(self, e: torch.Tensor) -> torch.Tensor:
-        """Logit of :meth:`predict_proba`, differentiable (for gradient inversion)."""
-        probability = torch.sigmoid(self.member_logits(e)).mean(0)
-        eps = torch.finfo(probability.dtype).eps
-        probability = probability.clamp(eps, 1 - eps)
-        return torch.log(probability) - torch.log1p(-probability)
-
-
-def released_predictor() -> Ensemble:
-    """The authors' released model as a one-member :class:`Ensemble` (paper table)."""
-    return Ensemble([load_released_model()], name="released (authors)")
 
 
 def _ensemble_nll(member_logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
@@ -507,8 +418,25 @@ def default_predictor(progress: bool | None = None) -> Ensemble:
 
     The default recipe (:class:`TrainConfig`) on the paper split with the
     corrected element table, seeds 0-4, temperature-scaled on the validation
-    alloys when that helps (see :func:`seed_ensemble`). Trained once and cached.
+    alloys when that helps (see :func:`seed_ensemble`). Trained once and
+    cached; then found through the cache's index (:mod:`hea_dvae.cache`)
+    without building the split again.
     """
+    found = read_index(DEFAULT_PREDICTOR)
+    if found is not None:
+        try:
+            members = [checkpoint.load(folder) for folder in found["members"]]
+            return Ensemble(members, temperature=found["temperature"], name=found["label"])
+        except checkpoint.CheckpointError:
+            pass  # a damaged member: the slow path below retrains it and rewrites the index
     split = split_with_table(paper_split(), DEFAULT_TABLE)
-    ensemble, _ = seed_ensemble(split, TrainConfig.with_table(DEFAULT_TABLE), range(5), progress=progress)
+    train_config = TrainConfig.with_table(DEFAULT_TABLE)
+    ensemble, _ = seed_ensemble(split, train_config, DEFAULT_SEEDS, progress=progress)
+    parts = (split["labelled"], split["unlabelled"], split["validation"], train_config)
+    write_index(DEFAULT_PREDICTOR, [entry_of(*parts, seed) for seed in DEFAULT_SEEDS], ensemble.temperature,
+                ensemble.name)
     return ensemble
+
+
+#: The seeds of the default predictor's members.
+DEFAULT_SEEDS = tuple(range(5))
