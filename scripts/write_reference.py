@@ -31,7 +31,7 @@ def reference_from(records: dict) -> dict:
         entry = records[key]
         tolerance, basis = tolerance_for(entry)
         out[key] = {"value": entry["value"], "kind": entry["kind"], "tolerance": tolerance, "basis": basis}
-        for extra in ("spread", "n"):
+        for extra in ("spread", "n", "signed", "rule", "evidence", "sentence"):
             if extra in entry:
                 out[key][extra] = entry[extra]
     return out

@@ -12,7 +12,8 @@ from hea_dvae.batched import Run, compatible_groups, fit_many
 from hea_dvae.data import as_arrays
 from hea_dvae.model import SSVAE, SSVAEConfig
 from hea_dvae.scores import roc_auc
-from hea_dvae.train import TrainConfig, fit
+from hea_dvae.train import TrainConfig
+from oracle_trainer import fit_one_at_a_time
 from synthetic import synthetic_split
 
 SMALL = SSVAEConfig(hidden=(32, 32))
@@ -47,10 +48,10 @@ def assert_same(first, second):
     assert history_a.attrs == history_b.attrs
 
 
-def test_batch_of_one_tracks_train_fit(split):
+def test_batch_of_one_tracks_the_one_at_a_time_loop(split):
     config = TrainConfig(model=SMALL, epochs=20, eval_every=1, batch_size=64)
-    model_a, history_a = fit(split["labelled"], split["unlabelled"], split["validation"], config, seed=7,
-                             progress=False)
+    model_a, history_a = fit_one_at_a_time(split["labelled"], split["unlabelled"], split["validation"], config,
+                                           seed=7)
     [(model_b, history_b)] = fit_many([run(split, config, seed=7)], progress=False)
     # Same columns and metadata: callers cannot tell the two apart.
     assert list(history_b.columns) == list(history_a.columns)
@@ -180,9 +181,9 @@ def test_runs_with_their_own_recipes(split, tiny):
         model, history = result
         assert history.attrs["epochs_run"] == one.config.epochs
         assert history.attrs["train_config"] == one.config.to_dict()
-    # Each agrees with train.fit on its first evaluation (same draws, other rounding).
+    # Each agrees with the one-at-a-time loop on its first evaluation (same draws, other rounding).
     for one, (_, history) in zip(runs, together):
-        _, reference = fit(one.labelled, one.unlabelled, one.validation, one.config, seed=one.seed, progress=False)
+        _, reference = fit_one_at_a_time(one.labelled, one.unlabelled, one.validation, one.config, seed=one.seed)
         assert history.attrs["prior"] == reference.attrs["prior"]
         first = ["loss", "reconstruction", "kl_z", "y_prior", "classification", "val_loss", "lr"]
         np.testing.assert_allclose(history[first].iloc[0].to_numpy(float), reference[first].iloc[0].to_numpy(float),

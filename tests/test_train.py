@@ -11,7 +11,8 @@ from hea_dvae.features import ELEMENTS, FEATURES
 from hea_dvae.metrics import reconstruct, reconstruction_errors, roc_auc
 from hea_dvae.model import SSVAEConfig
 from hea_dvae.data import as_arrays
-from hea_dvae.train import TrainConfig, fit, fit_scaler
+from hea_dvae.recipe import fit_scaler
+from hea_dvae.train import TrainConfig, fit
 from synthetic import synthetic_split
 
 FAST = TrainConfig(model=SSVAEConfig(hidden=(32, 32)), epochs=150, patience=60, eval_every=1)

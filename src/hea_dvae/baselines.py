@@ -22,7 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from .data import as_arrays
 from .model import MLP
 from .scores import accuracy, brier, roc_auc
-from .train import fit_scaler
+from .recipe import fit_scaler
 
 
 class ClassifierHead(torch.nn.Module):

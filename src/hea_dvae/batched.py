@@ -108,10 +108,14 @@ from .model import (
     multinomial_log_coefficient,
     multinomial_log_prob,
 )
-from .priors import resolve_prior
+from .priors import prior_of_run
 from .scores import reconstruction_errors, roc_auc
-from .train import TrainConfig, _classifier_key, _learning_rate, _pool, _vae_key, fit_scaler
+from .recipe import TrainConfig, classifier_key, fit_scaler, learning_rate, pool_arrays, vae_key
 from .workers import run as run_in_workers
+
+#: What trains a model, in the model cache's keys: a change of the trainer's
+#: arithmetic is a new version (its models are other models).
+TRAINER = "batched 1"
 
 #: A step's alloys are padded to a multiple of this, its (alloy, label) rows
 #: to a multiple of ROW_ALIGN. Every run's slab of a (K, alloys) or (K, rows,
@@ -226,7 +230,7 @@ def _prepare(run: Run, index: int) -> _Prepared:
     """Data, scaler, prior and initial weights of a run, exactly as :func:`hea_dvae.train.fit` makes them."""
     config = run.config
     try:
-        sup_x, sup_e, sup_y, unsup_x, unsup_e = _pool(run.labelled, run.unlabelled)
+        sup_x, sup_e, sup_y, unsup_x, unsup_e = pool_arrays(run.labelled, run.unlabelled)
         val_x, val_e, val_y = as_arrays(run.validation)
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"run {index}: {error}") from error
@@ -250,8 +254,7 @@ def _prepare(run: Run, index: int) -> _Prepared:
     es = np.concatenate([sup_e, unsup_e])
     ys = np.concatenate([sup_y, np.zeros(len(unsup_x), np.float32)])
     mean, std = fit_scaler(es)
-    prior = resolve_prior(config.prior, sup_e, sup_y)
-    prior_all = np.asarray(prior.probability(es), dtype=np.float32).reshape(-1)
+    prior, prior_all = prior_of_run(config.prior, sup_x, sup_y, xs)
 
     # The same sequence of seeded draws as train.fit, on a private copy of the
     # global generator: the initial weights, then the z noise.
@@ -812,7 +815,7 @@ class _Trainer:
         for begin, end in self.segments(k):
             config = self.states[begin].config
             current = self._global_step(epoch, step, begin)
-            rate = _learning_rate(config, current, self.states[begin].prepared.total_steps)
+            rate = learning_rate(config, current, self.states[begin].prepared.total_steps)
             steps = torch.tensor(float(current + 1))
             for group, scale in ((0, 1.0), (1, config.decoder_lr_scale)):
                 torch._fused_adam_(
@@ -864,9 +867,9 @@ class _Trainer:
             last_step = epoch * p.steps_per_epoch - 1
             record = {"epoch": epoch, **dict(zip(("loss", *PARTS), (totals[position] / p.n).tolist()))}
             record.update(scores[position])
-            record.update(lr=_learning_rate(p.config, last_step, p.total_steps), seconds=seconds)
+            record.update(lr=learning_rate(p.config, last_step, p.total_steps), seconds=seconds)
             state.records.append(record)
-            for part, key in (("classifier", _classifier_key(p.config, record)), ("vae", _vae_key(p.config, record))):
+            for part, key in (("classifier", classifier_key(p.config, record)), ("vae", vae_key(p.config, record))):
                 if key > state.best[part]["key"]:
                     state.best[part].update(key=key, epoch=epoch, rows=self.stack.run_rows(position))
             last_improvement = max(state.best["classifier"]["epoch"], state.best["vae"]["epoch"])

@@ -59,7 +59,7 @@ from .metrics import (  # noqa: F401  (LOWER_IS_BETTER re-exported for readers o
     roc_auc,
 )
 from .train import TrainConfig
-from .zoo import cached_fit, fit_seeds
+from .zoo import cached_fit, fit_seeds, train_missing
 
 #: Models :func:`cross_validate` can compare.
 MODELS: tuple[str, ...] = (
@@ -498,6 +498,11 @@ def compare_recipes(
         :func:`hea_dvae.metrics.evaluate`, and the training ``seconds`` of
         that run (as recorded when it was trained).
     """
+    seeds = list(seeds)
+    parts = (split["labelled"], split.get("unlabelled"), split["validation"])
+    # Every missing run of every recipe at once: the batched trainer shares the work.
+    train_missing([(*parts, train_config, seed) for train_config in recipes.values() for seed in seeds],
+                  workers=workers, progress=progress)
     rows = []
     for name, train_config in recipes.items():
         models, histories = fit_seeds(split, train_config, seeds, workers=workers, progress=progress)
@@ -505,3 +510,46 @@ def compare_recipes(
             rows.append({"recipe": name, "seed": seed, **evaluate(model, split[part]),
                          "seconds": float(histories[seed]["seconds"].iloc[-1])})
     return pd.DataFrame(rows)
+
+
+#: The recipe search space: each setting and the values tried (the default recipe's value first).
+RECIPE_SPACE: dict[str, tuple] = {
+    "epochs": (800, 400, 1600),
+    "batch_size": (128, 64, 256),
+    "lr": (3e-3, 1e-3, 2e-3, 5e-3),
+    "decoder_lr_scale": (3.0, 1.0, 10.0),
+    "kl_warmup_epochs": (0, 100),
+    "log_scale_init": (-3.0, -5.0),
+    "hidden": ((100, 100), (100, 100), (100, 100), (150, 150)),
+}
+
+
+def sample_recipes(n: int, seed: int = 0, space: dict | None = None) -> dict:
+    """``n`` recipes drawn at random from :data:`RECIPE_SPACE` (the default recipe first), by name.
+
+    A recipe changes the default :class:`~hea_dvae.train.TrainConfig` in the
+    settings of the space; ``hidden`` sets the widths of all three networks.
+    Names list the settings that differ from the default.
+    """
+    from dataclasses import replace
+
+    checks.integer("n", n, 1)
+    space = RECIPE_SPACE if space is None else space
+    rng = np.random.default_rng(seed)
+    default = TrainConfig()
+    recipes, seen = {"default": default}, {None}
+    attempts = 0
+    while len(recipes) < n and attempts < 100 * n:
+        attempts += 1
+        choice = {name: values[rng.integers(len(values))] for name, values in space.items()}
+        key = tuple(sorted((k, str(v)) for k, v in choice.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        hidden = choice.pop("hidden", default.model.hidden)
+        config = replace(default, model=replace(default.model, hidden=tuple(hidden)), **choice)
+        changed = [f"{k} {v}" for k, v in {**choice, "hidden": tuple(hidden)}.items()
+                   if v != (default.model.hidden if k == "hidden" else getattr(default, k))]
+        if changed:
+            recipes[", ".join(changed)] = config
+    return recipes

@@ -418,3 +418,32 @@ def resolve_prior(spec, labelled_features=None, labelled_labels=None, *,
             raise ValueError(f"a constant prior must be in (0, 1), got {spec!r}")
         return ConstantPrior(float(spec))
     raise ValueError(f"unknown prior {spec!r}: use one of {PRIOR_SPECS} or a number in (0, 1)")
+
+
+def prior_of_run(spec, labelled_x, labelled_y, pool_x):
+    """A training run's prior and p(y = 1) of every alloy of its pool.
+
+    The expert prior is fitted on the run's labelled alloys only, and read
+    from compositions with the rules on the element table they were
+    calibrated on (:data:`hea_dvae.rules.DEFAULT_TABLE`), whatever table the
+    model's own features use.
+
+    Parameters
+    ----------
+    spec : str, float or prior
+        As for :func:`resolve_prior`.
+    labelled_x, labelled_y : array-like
+        The run's labelled alloys: fractions (n, 30) and labels.
+    pool_x : array-like (m, 30)
+        Fractions of every alloy of the run's pool (labelled then unlabelled).
+
+    Returns
+    -------
+    prior, numpy.ndarray (m,) of float32
+    """
+    labelled_x = np.asarray(labelled_x, dtype=np.float64)
+    labelled_x = labelled_x / labelled_x.sum(axis=1, keepdims=True)
+    pool_x = np.asarray(pool_x, dtype=np.float64)
+    pool_x = pool_x / pool_x.sum(axis=1, keepdims=True)
+    prior = resolve_prior(spec, labelled_compositions=labelled_x, labelled_labels=np.asarray(labelled_y))
+    return prior, np.asarray(prior.probability(pool_x), dtype=np.float32).reshape(-1)

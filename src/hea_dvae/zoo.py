@@ -33,18 +33,17 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-import torch
 
-from . import checkpoint, config
-from .cache import DEFAULT_PREDICTOR, models_dir, read_index, write_index
 from scipy.optimize import minimize_scalar
 from sklearn.model_selection import StratifiedKFold
 
+from . import checkpoint, config
+from .batched import TRAINER, Run, compatible_groups, fit_many
+from .cache import DEFAULT_PREDICTOR, models_dir, read_index, write_index
 from .data import as_arrays, paper_split, split_with_table
 from .model import SSVAE
 from .predictors import Ensemble
 from .train import TrainConfig, fit
-from .workers import run as run_in_workers
 
 #: Bumped when the layout or the meaning of an entry changes.
 CACHE_FORMAT = 1
@@ -85,6 +84,7 @@ def model_key(labelled, unlabelled, validation, train_config: TrainConfig, seed:
             "validation": _part_digest(validation, labels=True),
         },
         "train_config": train_config.to_dict(),
+        "trainer": TRAINER,
         "seed": int(seed),
     }
 
@@ -144,60 +144,74 @@ def cached_fit(
             return found
         model, history = fit(labelled, unlabelled, validation, config=train_config, seed=seed,
                              progress=progress)
-        buffer = io.StringIO()
-        history.to_csv(buffer, index=False)
-        attrs = {k: v for k, v in history.attrs.items() if k != "train_config"}
-        # A damaged entry is replaced as a whole (checkpoint.save is atomic);
-        # one that is not even a checkpoint any more is this cache's to remove.
-        if entry.is_dir() and not checkpoint.is_checkpoint(entry):
-            shutil.rmtree(entry)
-        elif entry.exists() and not entry.is_dir():
-            entry.unlink()
-        checkpoint.save(model, entry, extra={"key": key, "history_attrs": attrs},
-                        files={HISTORY_FILE: buffer.getvalue()}, overwrite=True)
+        _store(entry, key, model, history)
     return model, history
 
 
-def _fit_job(arguments):
-    labelled, unlabelled, validation, train_config, seed = arguments
-    torch.set_num_threads(1)
-    cached_fit(labelled, unlabelled, validation, train_config, seed, progress=False)
-    return seed
+def _store(entry: Path, key: dict, model: SSVAE, history: pd.DataFrame) -> None:
+    """Write a trained model and its history as the cache entry of ``key`` (the caller holds its lock)."""
+    buffer = io.StringIO()
+    history.to_csv(buffer, index=False)
+    attrs = {k: v for k, v in history.attrs.items() if k != "train_config"}
+    # A damaged entry is replaced as a whole (checkpoint.save is atomic);
+    # one that is not even a checkpoint any more is this cache's to remove.
+    if entry.is_dir() and not checkpoint.is_checkpoint(entry):
+        shutil.rmtree(entry)
+    elif entry.exists() and not entry.is_dir():
+        entry.unlink()
+    checkpoint.save(model, entry, extra={"key": key, "history_attrs": attrs},
+                    files={HISTORY_FILE: buffer.getvalue()}, overwrite=True)
+
+
+#: Most runs trained in one batched computation (memory grows with them: ~0.7 GB at 100).
+MAX_BATCH = 100
+#: Fewest runs a worker process is started for (starting one takes a few seconds).
+MIN_RUNS_PER_PROCESS = 4
 
 
 def train_missing(jobs, workers: int | None = None, progress: bool | None = None) -> int:
-    """Train, in parallel, the models of ``jobs`` that are not cached yet; return how many.
+    """Train the models of ``jobs`` that are not cached yet, many at once; return how many.
+
+    The missing runs are trained together by :func:`hea_dvae.batched.fit_many`
+    (every group of compatible shapes as one batched computation, split over
+    worker processes when there are enough runs). A run's model does not
+    depend on which runs share its batch, so it is the model
+    :func:`cached_fit` would train alone.
 
     Parameters
     ----------
     jobs : sequence of tuple
         ``(labelled, unlabelled, validation, train_config, seed)``, the
-        arguments of :func:`cached_fit`; missing ones are started in this order.
+        arguments of :func:`cached_fit`.
     workers : int, optional
-        Processes that train at once (default: the number of CPU cores, at
-        most the number missing). Each run is single-threaded and seeded, so
-        the models do not depend on ``workers``. The worker processes
-        (:mod:`hea_dvae.workers`) never re-run the calling script, so this
-        works from a plain script, a notebook or the command line alike.
+        Worker processes (default: the number of CPU cores; fewer when there
+        are fewer than :data:`MIN_RUNS_PER_PROCESS` runs for each). The
+        processes (:mod:`hea_dvae.workers`) never re-run the calling script,
+        so this works from a plain script, a notebook or the command line.
     progress : bool, optional
-        A progress bar over the models to train.
+        A progress bar over the epochs of each batch.
     """
-    from tqdm.auto import tqdm
-
-    missing = [job for job in jobs if not is_cached(*job)]
+    missing, seen = [], set()
+    for job in jobs:
+        key = key_digest(model_key(*job))
+        if key not in seen and not is_cached(*job):
+            seen.add(key)
+            missing.append(job)
     if not missing:
         return 0
-    workers = min(workers or os.cpu_count() or 1, len(missing))
-    bar = tqdm(total=len(missing), desc="training models", unit="model", disable=not config.show_progress(progress))
-    try:
-        if workers > 1:
-            run_in_workers(_fit_job, missing, workers, on_result=lambda *_: bar.update())
-        else:
-            for job in missing:
-                cached_fit(*job, progress=False)
-                bar.update()
-    finally:
-        bar.close()
+    runs = [Run(*job) for job in missing]
+    cores = workers or os.cpu_count() or 1
+    for group in compatible_groups(runs):
+        for begin in range(0, len(group), MAX_BATCH):
+            chunk = group[begin:begin + MAX_BATCH]
+            processes = max(1, min(cores, len(chunk) // MIN_RUNS_PER_PROCESS))
+            results = fit_many([runs[i] for i in chunk], progress=progress, processes=processes)
+            for i, (model, history) in zip(chunk, results):
+                key = model_key(*missing[i])
+                entry = _entry(key)
+                with _locked(entry.with_name(entry.name + ".lock")):
+                    if _load_entry(entry, key) is None:
+                        _store(entry, key, model, history)
     return len(missing)
 
 

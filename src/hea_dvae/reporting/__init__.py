@@ -9,6 +9,9 @@ holds what they need beyond the science:
 :mod:`~hea_dvae.reporting.tolerances`
     how far each number may move on another CPU, and :func:`compare` of
     records against ``tests/reference``;
+:mod:`~hea_dvae.reporting.claims`
+    the sentences that compare, decided by a rule from recorded numbers and
+    checked like them (:func:`claim`);
 :mod:`~hea_dvae.reporting.headline`
     the headline page: the paper's numbers beside the released model's and
     ours (:func:`headline_table`), and which chapter covers which figure
@@ -29,6 +32,8 @@ A chapter writes ``from hea_dvae import reporting`` and then
 ``reporting.readable(table)`` and, at its end, ``reporting.provenance(...)``.
 """
 
+from .claims import claim
+from .claims import check as check_claims
 from .headline import (
     PAPER_ITEMS,
     PAPER_RESULTS,
@@ -69,6 +74,8 @@ from .tolerances import (
 
 __all__ = [
     "COLUMN_LABELS",
+    "check_claims",
+    "claim",
     "DECODED_FORMULA",
     "DECODED_FORMULA_TOLERANCE",
     "EXACT_RTOL",

@@ -95,6 +95,7 @@ def record(
     n: int | None = None,
     tolerance: float | None = None,
     basis: str | None = None,
+    signed: bool = False,
     glue: bool = True,
 ):
     """Record one key number of the current chapter.
@@ -116,6 +117,9 @@ def record(
     tolerance, basis : float, str
         An explicit absolute tolerance and where it comes from (for trained
         numbers without a seed spread).
+    signed : bool
+        Its sign carries a conclusion (a gain, a difference): a re-execution
+        may move it within its tolerance but never across zero.
     glue : bool
         Also glue the value for the prose (needs a notebook kernel).
     """
@@ -139,6 +143,8 @@ def record(
         entry["n"] = int(n)
     if tolerance is not None:
         entry.update(tolerance=float(tolerance), basis=basis)
+    if signed:
+        entry["signed"] = True
     _state["records"][key] = entry
     _write()
     if glue:

@@ -31,6 +31,8 @@ def tolerance_for(entry: dict) -> tuple[float, str]:
     """Absolute tolerance of one record and the sentence that justifies it."""
     if "tolerance" in entry:
         return float(entry["tolerance"]), str(entry["basis"])
+    if entry["kind"] == "claim":
+        return 0.0, f"claim: the outcome of rule {entry.get('rule', '?')!r}, re-derived from the numbers it rests on"
     if entry["kind"] == "exact":
         value = entry["value"]
         if isinstance(value, str):
@@ -90,9 +92,14 @@ def compare(found: dict, reference: dict) -> list[str]:
 
     ``reference`` maps key -> {"value", "tolerance", "basis", ...} as written
     by ``scripts/write_reference.py``; ``found`` maps key -> {"value", ...}
-    (or key -> value).
+    (or key -> value). A claim is also re-derived from the new numbers it
+    rests on (:func:`hea_dvae.reporting.claims.check`). A number recorded as
+    ``signed`` may not change its sign, whatever its tolerance: its sign
+    carries a conclusion.
     """
-    problems = []
+    from .claims import check
+
+    problems = check(found, reference)
     for key, ref in reference.items():
         if key not in found:
             problems.append(f"{key}: not recorded (expected {ref['value']!r})")
@@ -121,6 +128,9 @@ def _compare_text(key: str, got, expected, ref: dict) -> str | None:
 
 
 def _compare_number(key: str, got, expected, ref: dict) -> str | None:
+    if ref.get("signed") and (float(got) > 0) != (float(expected) > 0):
+        return (f"{key}: {float(got):.6g} has the opposite sign of the reference {float(expected):.6g}; "
+                "its sign carries a conclusion of the book")
     tolerance = float(ref["tolerance"])
     difference = float(got) - float(expected)
     if not abs(difference) <= tolerance:
