@@ -294,11 +294,11 @@ plots.glue_figure("fig-parity", plots.parity(data, computed))
 # (sec-vec-warning)=
 # ### A corrected element table
 #
-# :::{admonition} The upstream table counts 4f electrons as valence electrons
+# :::{admonition} The upstream table counts filled inner shells as valence electrons
 # :class: warning
-# For Hf, Ta, W, Re, Os, Ir, Pt and Au the upstream table counts 14 more
-# valence electrons than the usual convention (W has 20, it is 6), and for Sn
-# too (14, it is 4). It also gives Sn a melting point of 395.71 K (it melts
+# For Hf, Ta, W, Re, Os, Ir, Pt and Au the upstream table counts the 14
+# electrons of the filled 4f shell as valence electrons (W has 20, it is 6),
+# and for Sn the 10 of its filled 4d shell (14, it is 4). It also gives Sn a melting point of 395.71 K (it melts
 # at 505 K). The dataset's `vac` column, and so every model trained on it,
 # inherits these values.
 # :::
@@ -338,9 +338,9 @@ print(f"single-phase share without them: {data.loc[~has_heavy, 'label'].mean():.
 # The affected alloys are far more often single phase than the rest
 # ({glue:text}`single_phase_share_affected:.0%` against
 # {glue:text}`single_phase_share_unaffected:.0%`), so the inflated VEC is
-# correlated with the label: a classifier can learn "high VEC means single
-# phase" from an artefact of the table. The next figure shows how far the
-# corrected VEC moves them.
+# correlated with the label through an artefact of the table ({doc}`Chapter
+# 5 <05_interpretation>` measures how much the classifiers use it). The
+# next figure shows how far the corrected VEC moves them.
 
 # %%
 corrected = features.featurize(data[list(hea_dvae.ELEMENTS)].to_numpy(), table="corrected")

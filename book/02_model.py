@@ -84,6 +84,7 @@ from myst_nb import glue
 
 import hea_dvae
 from hea_dvae import baselines, evaluation, metrics, reporting, zoo
+from hea_dvae import paper as published
 from hea_dvae.compositions import formula_from_vector
 from hea_dvae.data import as_arrays, split_with_table
 from hea_dvae.model import SSVAEConfig, load_released_model
@@ -152,8 +153,8 @@ hea_dvae.model.SSVAE(settings.model)
 # ## 2. Training, and the recipe
 #
 # `hea_dvae.train.fit` trains on the 864 labelled and 296 unlabelled alloys
-# together. The authors trained for 20,000 epochs of 32-alloy mini-batches
-# (about 5.5 hours); we want a run in seconds on a laptop CPU and a decoder
+# together. The authors trained for 20,000 epochs of 32-alloy mini-batches;
+# we want a run in seconds on a laptop CPU and a decoder
 # as sharp as theirs, so the recipe was chosen by trying alternatives and
 # reading **only the validation alloys**. The test alloys are never seen
 # while training or choosing. The table below trains each recipe tried (with
@@ -197,16 +198,28 @@ if recipe_seeds:
 # %% tags=["nbval-ignore-output"]
 reporting.readable(recipe_table.round(3)) if recipe_table is not None else "recipe table skipped (recipe_seeds = 0)"
 
+# %%
+if recipe_seeds > 1:
+    for metric, subject in (("auc", "The validation ROC AUC"),
+                            ("element_set_recovered", "The share of element sets recovered")):
+        reporting.interval_claim(
+            f"recipe_{metric}", evaluation.recipe_difference(recipe_scores, "+ decoder ×3 (default)", "full batch",
+                                                             metric),
+            reporting.difference_sentences(subject, "the default recipe", "full batch"), tolerance=0.03,
+            basis=f"a difference of two {recipe_seeds}-seed means on 75 validation alloys; each moves by about 0.01")
+
 # %% [markdown]
 # The table is a mean over `recipe_seeds` seeds of 75 validation alloys,
-# so differences of a few hundredths in AUC are noise, and so are most
-# differences in reconstruction. The default was chosen, on validation, for
-# its share of element sets recovered, the measure latent-space design needs
-# (a decoded alloy should have the right elements, not a trace of twenty),
-# while keeping the AUC; the full-batch recipe reaches a similar error per
-# element but recovers fewer element sets and needs 2,000 epochs. The
-# `seconds` column is wall time with two runs sharing the two cores
-# (`make bench` times one run alone). Now the default recipe, once per seed
+# so differences of a few hundredths are within the spread over seeds.
+# The default was chosen for the share of element sets recovered, the
+# measure latent-space design needs (a decoded alloy should have the right
+# elements, not a trace of twenty). Against the first recipe, full batch:
+# {glue:md}`said_recipe_element_set_recovered`
+# {glue:md}`said_recipe_auc` The full-batch recipe runs 2,000 epochs of
+# one step each; the `seconds` column is wall time with the runs of a recipe
+# trained together (`hea_dvae.batched`). A wider search of the recipe on
+# the validation alloys is one command (`scripts/search_recipes.py`).
+# Now the default recipe, once per seed
 # (trained models come from the model cache, `hea_dvae.zoo`, so each is
 # trained once per machine):
 
@@ -325,18 +338,17 @@ reporting.readable(standing)
 # :class: note
 # The classifier's AUC (mean {glue:text}`test_auc_mean:.3f` over the seeds,
 # ensemble {glue:text}`ensemble_test_auc:.3f`) and the reconstruction over
-# all 30 elements land near the released model's
-# ({glue:text}`released_test_auc:.3f`; the difference is well inside the
-# test set's interval, section 5), from a run of seconds instead of hours. The
+# all 30 elements are compared with the released model's
+# ({glue:text}`released_test_auc:.3f`) in section 5, on the same test
+# alloys; each run takes seconds instead of hours. The
 # reconstruction over the elements present and the share of element sets
 # recovered stay short of the targets: a two-dimensional latent space holds
 # the well-sampled families (Cantor-type alloys, refractory alloys), but a
 # test binary of rarely seen elements lands between training alloys and
 # decodes to a blend of their elements. The recipes tried above (mini-batches,
 # the schedule, the input scale, narrow initial posteriors, a faster decoder)
-# each moved the reconstruction on validation; none reached the targets, and
-# training ten times longer moved them only a little further (not shown;
-# `epochs` is a parameter). The released model, trained for hours and with
+# each moved the reconstruction on validation; none reached the targets
+# (`epochs` is a parameter, for a longer run). The released model, trained for hours and with
 # steps on the validation alloys, misses the same two targets: it recovers
 # more element sets
 # ({glue:text}`released_element_set_recovered:.3f` against our
@@ -354,22 +366,56 @@ reporting.readable(standing)
 
 # %% tags=["nbval-ignore-output"]
 released_scores = pd.DataFrame(
-    {"validation": metrics.evaluate(released, paper["validation"]), "test": released_test}
+    {"training (labelled)": metrics.evaluate(released, paper["labelled"]),
+     "validation": metrics.evaluate(released, paper["validation"]), "test": released_test}
 ).T
 for name in ("auc", "accuracy", "brier"):
     reporting.record_released(f"released_test_{name}", released_scores.loc["test", name], tolerance=1e-4)
+reporting.record_released("released_validation_auc", released_scores.loc["validation", "auc"], tolerance=1e-4)
+reporting.record_released("released_train_auc", released_scores.loc["training (labelled)", "auc"], tolerance=1e-4)
 for name in ("element_set_recovered", "mae_all", "mae_present"):
     reporting.record_released(f"released_{name}", released_scores.loc["test", name], tolerance=1e-3)
 reporting.readable(released_scores.round(3))
 
 # %% [markdown]
-# The paper reports a test accuracy of 0.877 and an AUC of about 0.89; the
-# released model gives exactly that accuracy on this split. But it was
-# picked by its test accuracy, and its training took gradient steps on the
-# validation alloys (the authors' `evaluate_model` calls the optimiser):
-# its test numbers are an optimistic single draw, and its validation numbers
-# above are not a fair measure at all.
+# The paper's Fig. 3 shows this model's ROC curves: AUC 0.97 on its
+# training alloys, 0.96 on validation and 0.91 on test, and its text gives
+# the test accuracy 0.877. Here the released model gives
+# {glue:text}`released_train_auc:.3f`, {glue:text}`released_validation_auc:.3f`,
+# {glue:text}`released_test_auc:.3f` and {glue:text}`released_test_accuracy:.3f`:
+# {glue:md}`said_released_reproduces_fig3`
 #
+# But this model was picked by its test accuracy, and its training took
+# gradient steps on the validation alloys (the authors' `evaluate_model`
+# calls the optimiser): its test numbers are an optimistic single draw, and
+# its validation numbers are not a fair measure at all. The paper's fair
+# counterpart to our models is its mean over five training runs, test
+# accuracy 0.829 ± 0.050 and AUC 0.890 ± 0.025; our mean over
+# {glue:text}`seeds_used` seeds is {glue:text}`test_accuracy_mean:.3f` and
+# {glue:text}`test_auc_mean:.3f` on the same test alloys.
+# {glue:md}`said_seed_auc_vs_paper`
+
+# %%
+reporting.record("seeds_used", seeds)
+fig3_worst = max(abs(released_scores.loc[part, "auc"] - value.value) - value.resolution
+                 for part, value in (("training (labelled)", published.TRAIN_AUC),
+                                     ("validation", published.VALIDATION_AUC), ("test", published.TEST_AUC)))
+# How far the worst of the four lies beyond the paper's printed digits (<= 0: all four reproduced).
+reporting.record_released("released_fig3_worst_excess", max(fig3_worst, abs(released_scores.loc["test", "accuracy"]
+                          - published.TEST_ACCURACY.value) - published.TEST_ACCURACY.resolution))
+reporting.claim("released_reproduces_fig3", "sign", {"value": "released_fig3_worst_excess"}, {
+    "negative": "all four are the paper's numbers to the digits it prints.",
+    "zero": "all four are the paper's numbers to the digits it prints.",
+    "positive": "at least one differs from the paper's number beyond its printed digits.",
+})
+seed_gap = metrics.difference_of_means(ours_summary.loc["auc", "mean"], ours_summary.loc["auc", "std"], seeds,
+                                       published.SEEDS_TEST_AUC.value, published.SEEDS_TEST_AUC.spread,
+                                       published.SEEDS_TEST_AUC.runs)
+reporting.interval_claim("seed_auc_vs_paper", seed_gap, reporting.difference_sentences(
+    "The mean test ROC AUC over runs", "our recipe", "the paper's five runs"), tolerance=0.02,
+    basis="a difference of two seed means; ours moves by about 0.01 between seed sets")
+
+# %% [markdown]
 # ## 5. Baselines on the same features
 #
 # How much of the accuracy comes from the eight features alone? Each
@@ -392,8 +438,19 @@ reporting.readable(comparison)
 # alloys (a difference whose interval excludes 0 is one the test set can
 # tell):
 
+# %%
+for name, who in (("released (authors)", "the released model"), ("random_forest", "the random forest")):
+    reporting.interval_claim(f"test_{name.split()[0]}_vs_ensemble",
+                             paired.loc[f"{name} − ours (ensemble)", ["difference", "low", "high"]],
+                             reporting.difference_sentences("The test ROC AUC", who, "our ensemble"), tolerance=0.03,
+                             basis="a paired bootstrap on 138 test alloys; our ensemble moves by about 0.01")
+
 # %% tags=["nbval-ignore-output"]
 reporting.readable(paired)
+
+# %% [markdown]
+# {glue:md}`said_test_released_vs_ensemble`
+# {glue:md}`said_test_random_forest_vs_ensemble`
 
 # %% [markdown]
 # ## 6. Cross-validation over all alloys, and on unseen alloy systems
@@ -462,6 +519,19 @@ if cv_folds:
     gain = tables.loc[("grouped", "ssvae"), "difference"]
     reporting.record("cv_grouped_table_gain_ssvae", gain, kind="trained", tolerance=0.03,
                      basis="fold-to-fold spread of the paired AUC difference (0.02-0.04 over 5 folds)")
+    fold_basis = "a paired AUC difference over 5 folds; it moves by about 0.02 between executions"
+    reporting.interval_claim("cv_table", tables.loc[("grouped", "ssvae"), ["difference", "low", "high"]],
+                             reporting.difference_sentences("On held-out alloy systems the SSVAE's ROC AUC",
+                                                            "the corrected table", "the paper's"),
+                             tolerance=0.03, basis=fold_basis)
+    for scheme, table_name in (("random", "paper"), ("grouped", "corrected")):
+        row = versus.loc[("SSVAE − random forest", scheme, table_name)]
+        reporting.interval_claim(f"cv_ssvae_vs_forest_{scheme}", row[["difference", "low", "high"]],
+                                 reporting.difference_sentences(f"On {scheme} folds ({table_name} table) the ROC AUC",
+                                                                "the SSVAE", "the random forest"),
+                                 tolerance=0.03, basis=fold_basis)
+        reporting.record(f"cv_ssvae_vs_forest_{scheme}_wins", int(row["wins"]), kind="trained", tolerance=2,
+                         basis="folds out of 5; a fold can flip")
 reporting.record("default_table", zoo.DEFAULT_TABLE)
 
 # %% tags=["nbval-ignore-output"]
@@ -471,17 +541,25 @@ reporting.readable(versus) if cv_folds else None
 reporting.readable(tables) if cv_folds else None
 
 # %% [markdown]
+# What the cross-validation shows, paired on the same folds:
+#
+# - {glue:md}`said_cv_ssvae_vs_forest_random` The SSVAE wins
+#   {glue:text}`cv_ssvae_vs_forest_random_wins` of the folds.
+# - {glue:md}`said_cv_ssvae_vs_forest_grouped` The SSVAE wins
+#   {glue:text}`cv_ssvae_vs_forest_grouped_wins` of the folds.
+#
+# What the SSVAE offers beyond a classifier of the eight features is its
+# latent space and its decoder (chapters 4 and 6).
+#
 # :::{admonition} Which element table for users
 # :class: note
-# On alloy systems held out of training, the SSVAE with the corrected
-# element table scores a ROC AUC {glue:text}`cv_grouped_table_gain_ssvae:+.3f`
-# away from the one with the paper's table (mean over the grouped folds).
-# The difference is within the folds' noise, but it never favours the
-# wrong table clearly, and the corrected table's VEC is physically right
-# (the paper table gives TiZrNbHfTa a VEC of 10 instead of 4.4). So the
+# {glue:md}`said_cv_table` The corrected table's VEC is physically right
+# (the paper table gives TiZrNbHfTa a VEC of 10 instead of 4.4), so the
 # predictor of `hea-dvae predict` and `hea-dvae design` uses the
 # **{glue:text}`default_table` table**; the book keeps the paper's table
-# wherever it reproduces the paper.
+# wherever it reproduces the paper. These folds include the 138 test
+# alloys that sections 3 to 5 score the models on, so this choice of table
+# is not independent of those alloys.
 # :::
 #
 # ## 7. Calibration, and the predictor users design with

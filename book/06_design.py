@@ -228,9 +228,9 @@ design.invert_flip(flip_seed, ours, target=flip_target).trajectory[["step", "for
 # %% [markdown]
 # ## 3. High-throughput screening
 #
-# The paper proposes to score every equimolar alloy of 4 and 5 of the 30
-# elements, $\binom{30}{4} + \binom{30}{5} = 169{,}911$ alloys, but shows
-# no result. `hea_dvae.design.screen.screen` scores them all in about a
+# The paper screens no candidate space and shows no screening result; the
+# natural first space is every equimolar alloy of 4 and 5 of the 30
+# elements, $\binom{30}{4} + \binom{30}{5} = 169{,}911$ alloys. `hea_dvae.design.screen.screen` scores them all in about a
 # second; the evidence is added to the best ones only.
 
 # %%
@@ -495,6 +495,36 @@ for method in ("flip", "gradient"):
                          spread=by_member[column].std().loc[method], n=len(ours.members))
 summaries.round(2)
 
+# %% [markdown]
+# A design optimised against our ensemble is bound to score well by it.
+# Judged by models that took no part in the optimisation (our recipe with
+# five other seeds, the released model, a random forest on the same
+# features), the gradient-inversion end points reach the target this often:
+
+# %% tags=["nbval-ignore-output"]
+judges = design.independent_judges()
+gradient_ends = design.judged(comparisons["ours"].query("method == 'gradient'"), judges, target)
+judged_rates = pd.Series({"ours (the optimised ensemble)": (gradient_ends["p_single_phase"] >= target).mean(),
+                          **{name: gradient_ends[f"reached ({name})"].mean() for name in judges}})
+for key, rate in zip(("optimised", "held_out_seeds", "released", "random_forest"), judged_rates):
+    reporting.record(f"judged_gradient_success_{key}", rate, kind="trained", tolerance=1 / len(gradient_ends),
+                     basis="one seed's end point may cross the target on another CPU")
+reporting.record("judged_gradient_success_worst", judged_rates.iloc[1:].min(),
+                 kind="trained", tolerance=1 / len(gradient_ends), basis="one seed may cross the target")
+reporting.claim("judged_gradient", "greater", {"a": "judged_gradient_success_optimised",
+                                               "b": "judged_gradient_success_worst", "margin": 0.0}, {
+    "greater": "The independent judges agree less often than the ensemble that was optimised against "
+               "(the least convinced reaches {b:.0%} against {a:.0%}): part of the success is the optimiser "
+               "exploiting its own ensemble.",
+    "less": "Every independent judge agrees at least as often as the optimised ensemble ({b:.0%} against {a:.0%}).",
+    "equal within the margin": "The least convinced independent judge agrees as often as the optimised ensemble "
+                               "({b:.0%}).",
+})
+judged_rates.rename("share of seeds reaching the target").to_frame()
+
+# %% [markdown]
+# {glue:md}`said_judged_gradient`
+
 # %%
 paths = {"label-flip loop": design.invert_flip(inversion_seeds, ours, target=target, constraints=constraints).trajectory,
          "gradient inversion": design.invert_gradient(inversion_seeds, ours, target=target, constraints=constraints,
@@ -528,9 +558,8 @@ plots.glue_figure("fig-inversions", plots.inversion_outcomes(comparisons["ours"]
 # {glue:text}`ours_gradient_distance:.0f` and
 # {glue:text}`ours_flip_distance:.0f` at.%. With the released model the
 # numbers are {glue:text}`released_gradient_success:.0%` and
-# {glue:text}`released_flip_success:.0%`, and the tables above show how the
-# loop succeeds when it does: by jumping to another family of alloys, tens
-# of at.% from the seed. Often it does not move at all after a few steps
+# {glue:text}`released_flip_success:.0%`; the tables above show each end
+# point and how far it lies from its seed. Often the loop does not move at all after a few steps
 # ({numref}`fig-paths`): it reaches an alloy that decodes into itself, or
 # two alloys that decode into each other, and stays there whatever the
 # number of steps. Gradient inversion moves the seed's own elements and

@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hea_dvae import reporting
@@ -95,3 +96,31 @@ def test_a_claim_needs_its_numbers_recorded_and_a_sentence_per_outcome(chapter):
     # Constants of a claim (a published value, a target) are recorded beside it.
     reporting.claim("target", "at least", {"value": "d", "threshold": 0.3}, {"met": "met", "missed": "missed"})
     assert reporting.records()["claim_target__threshold"]["value"] == 0.3
+
+
+def test_an_interval_claim_records_its_three_numbers_and_says_which_way(chapter):
+    sentences = reporting.difference_sentences("The AUC", "the SSVAE", "the forest")
+    said = reporting.interval_claim("ssvae_vs_forest", (-0.045, -0.07, -0.02), sentences, tolerance=0.03,
+                                    basis="test")
+    assert said == "The AUC is lower with the SSVAE than with the forest (-0.045, 95 % interval [-0.070, -0.020])."
+    found = reporting.records()
+    assert found["claim_ssvae_vs_forest"]["value"] == "below zero"
+    assert found["ssvae_vs_forest_low"]["value"] == -0.07
+    said = reporting.interval_claim("tables", (0.01, -0.02, 0.04), sentences, tolerance=0.03, basis="test")
+    assert "not resolved" in said
+
+
+def test_interval_of_two_seed_means_and_of_one_more_run():
+    from scipy.stats import t
+
+    from hea_dvae.metrics import difference_of_means, mean_interval, single_run_interval
+
+    # Equal spreads and runs: Welch's degrees of freedom are 2(n - 1).
+    d = difference_of_means(0.85, 0.02, 5, 0.89, 0.02, 5)
+    half = t.ppf(0.975, 8) * (2 * 0.02**2 / 5) ** 0.5
+    assert d.estimate == pytest.approx(-0.04) and d.low == pytest.approx(-0.04 - half)
+    assert d.high == pytest.approx(-0.04 + half)
+    one = single_run_interval(0.85, 0.02, 5)
+    mean = mean_interval(0.85, 0.02, 5)
+    assert one.high - one.low == pytest.approx((mean.high - mean.low) * 6**0.5)  # sqrt(1 + 1/n) / sqrt(1/n)
+    assert np.isnan(mean_interval(0.85, 0.02, 1).low)

@@ -382,6 +382,39 @@ def test_rank_candidates_pools_routes_and_ranks_new_alloys_inside_the_data_first
     np.testing.assert_allclose(ranked.filter(like="grams_").sum(axis=1), 10)
 
 
+@pytest.mark.needs_data
+def test_proposals_are_diverse_unless_asked_otherwise():
+    # Two alloys 1 at.% apart are one proposal, not two (chapter 6 once ranked such a pair).
+    predictor = delta_ensemble()
+    candidates = {"gradient": pd.DataFrame({"formula": ["Fe45Ni55", "Fe46Ni54", "Fe70Ni30"]})}
+    diverse = design.rank_candidates(candidates, predictor, reference=_toy_reference())
+    assert len(diverse) == 2 and "Fe70Ni30" in set(diverse["formula"])
+    assert len({"Fe45Ni55", "Fe46Ni54"} & set(diverse["formula"])) == 1
+    every = design.rank_candidates(candidates, predictor, reference=_toy_reference(), min_distance=0)
+    assert len(every) == 3
+
+
+@pytest.mark.needs_data
+def test_designs_are_judged_by_every_judge_against_the_target():
+    from hea_dvae.baselines import FeatureClassifier
+
+    class Constant:  # a scikit-learn-like classifier: p = 0.8 for every alloy
+        def predict_proba(self, e):
+            return np.tile([0.2, 0.8], (len(e), 1))
+
+    ends = pd.DataFrame({"formula": ["CoCrFeMnNi", "Fe60Ni40"]})
+    judges = {"delta": delta_ensemble(), "constant": FeatureClassifier(Constant(), "corrected", "constant")}
+    found = design.judged(ends, judges, target=0.7)
+    np.testing.assert_allclose(found["p (delta)"], score(judges["delta"], as_fractions(ends))[0])
+    assert found["p (constant)"].tolist() == [0.8, 0.8] and found["reached (constant)"].all()
+    assert np.isnan(judges["constant"].predict_spread(np.zeros((2, 8)))).all()  # one model: no spread
+
+
+def test_an_independent_judge_never_shares_a_seed_with_the_default_predictor():
+    with pytest.raises(ValueError, match="members of the default predictor"):
+        design.independent_judges(seeds=[3, 7])
+
+
 # --------------------------------------------------------------------------
 # Provenance and files
 

@@ -110,6 +110,15 @@ def test_formula_from_vector_in_atomic_percent():
     assert formula_from_vector(vector(Fe=0.996, Ni=0.004)) == "Fe99.6"
 
 
+@pytest.mark.parametrize("digits", [0, 1, 2, 3])
+def test_whole_amounts_keep_their_trailing_zeros_at_every_precision(digits):
+    # "20".rstrip("0") is "2": with digits=0 a whole amount once lost its zero
+    # (chapter 2's reconstruction table printed Co2 for Co20, summing to 81).
+    assert formula_from_vector(vector(Co=1, Cr=1, Fe=1, Mn=1, Ni=1), digits=digits) == "Fe20Ni20Cr20Co20Mn20"
+    assert formula_from_vector(vector(Fe=0.5, Ni=0.3, Co=0.2), digits=digits) == "Fe50Ni30Co20"
+    assert formula_from_vector(vector(Fe=0.9, Ni=0.1), digits=digits) == "Fe90Ni10"
+
+
 # --------------------------------------------------------------------------
 # Hand-worked features with the paper table
 

@@ -139,6 +139,19 @@ def test_probe_does_not_depend_on_the_number_of_threads():
     assert len(found) == 1
 
 
+def test_probe_breaks_ties_by_training_order_not_by_arithmetic():
+    # Three identical training points, labels 1, 0, 0: with one neighbour the
+    # first in training order counts, however the distances were rounded (a
+    # last-bit difference in the distances, as another CPU's vector kernels
+    # give, must not change the choice).
+    train = np.array([[0.2, 0.3], [0.2, 0.3], [0.2, 0.3], [0.9, 0.9]])
+    labels = np.array([1, 0, 0, 0])
+    query = np.array([[0.2, 0.3 + 1e-13], [0.2, 0.3 - 1e-13]])
+    assert latent._knn_share(train, labels, query, 1).tolist() == [1.0, 1.0]
+    assert latent._knn_share(train[[1, 0, 2, 3]], labels[[1, 0, 2, 3]], query, 1).tolist() == [0.0, 0.0]
+    assert latent._knn_share(train, labels, query, 3).tolist() == pytest.approx([1 / 3, 1 / 3])
+
+
 def test_probe_refuses_a_class_too_small_for_the_folds():
     with pytest.raises(ValueError, match="at least 5"):
         latent.probe_auc(np.zeros((10, 2)), [1] * 7 + [0] * 3)

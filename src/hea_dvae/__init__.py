@@ -25,6 +25,8 @@ _LAZY = {
     "labelled_fraction_split": "data",
     "load_dataset": "data",
     "paper_split": "data",
+    "read_results": "userdata",
+    "train_on_results": "userdata",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

@@ -25,6 +25,53 @@ from .scores import accuracy, brier, roc_auc
 from .recipe import fit_scaler
 
 
+class FeatureClassifier:
+    """A fitted scikit-learn classifier of the 8 features as a one-member predictor.
+
+    It satisfies :class:`hea_dvae.predictors.Predictor`, so it scores
+    alloys wherever an ensemble does (not in gradient inversion or latent
+    decoding: it has no gradients and no decoder). Its spread is not
+    available (NaN): one model.
+    """
+
+    n_members = 1
+    temperature = 1.0
+
+    def __init__(self, estimator, table: str, name: str):
+        self.estimator, self.table, self.name = estimator, table, name
+        self.identity = f"{name}, {table} table"
+
+    def featurize(self, x) -> np.ndarray:
+        from .features import featurize
+
+        return np.asarray(featurize(np.asarray(x, dtype=float), table=self.table))
+
+    def member_probabilities(self, e) -> np.ndarray:
+        return self.estimator.predict_proba(np.asarray(e, dtype=float).reshape(-1, 8))[:, 1][None, :]
+
+    def predict_proba(self, e) -> np.ndarray:
+        return self.member_probabilities(e)[0]
+
+    def predict_spread(self, e) -> np.ndarray:
+        return np.full(len(np.atleast_2d(e)), np.nan)
+
+    def member(self, index: int) -> "FeatureClassifier":
+        if index != 0:
+            raise IndexError(f"{self.name} has one member, not {index + 1}")
+        return self
+
+
+def fitted_forest(split: dict, table: str, seed: int = 42) -> FeatureClassifier:
+    """The random forest of :func:`sklearn_baselines`, fitted on ``split``'s labelled alloys, as a predictor.
+
+    ``split``'s feature columns must be those of ``table``
+    (:func:`hea_dvae.data.split_with_table`).
+    """
+    _, e, y = as_arrays(split["labelled"])
+    forest = sklearn_baselines(seed)["random_forest"].fit(e, y)
+    return FeatureClassifier(forest, table, "random forest")
+
+
 class ClassifierHead(torch.nn.Module):
     """The SSVAE's ``encoder_y`` on its own: standardise, MLP, sigmoid."""
 

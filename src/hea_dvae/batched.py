@@ -47,7 +47,10 @@ How runs share one computation
   is finished at once (its model built from its two snapshots) and dropped
   from the stack.
 - **Processes.** ``fit_many(..., processes=2)`` splits the runs between
-  worker processes, one per core.
+  worker processes, one per core. Beyond one machine, the model cache
+  (:func:`hea_dvae.zoo.train_missing`) runs batches as tasks of a Dask
+  cluster (:func:`split_runs`, :func:`fit_batch`): the same models, on the
+  same kind of CPU.
 
 No run leaks into another
 -------------------------
@@ -86,6 +89,7 @@ tried and not kept. ``benchmarks/bench_train.py`` measures.
 from __future__ import annotations
 
 import math
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -128,6 +132,8 @@ ALLOY_ALIGN = 16
 ROW_ALIGN = 8
 #: Each run's row of the flat parameter buffers is padded to a multiple of this.
 PARAM_ALIGN = 64
+#: Held by a :func:`fit_many` call while it trains in this process.
+_ONE_CALL_AT_A_TIME = threading.Lock()
 #: Adam settings of :func:`hea_dvae.train.fit` (``torch.optim.Adam`` defaults).
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -937,7 +943,9 @@ def fit_many(runs: Sequence[Run], progress: bool | None = None, threads: int | N
     results are not bitwise equal to :func:`~hea_dvae.train.fit`'s (other
     kernels add in another order) but agree within seed noise. A run's
     result never depends on which other runs share its batch, so it is also
-    the same whatever ``processes`` and ``threads`` (1 or 2) are.
+    the same whatever ``processes`` and ``threads`` (1 or 2) are. Calls
+    from several threads of one process run one after another (they would
+    otherwise mix their draws from torch's global generator).
 
     Parameters
     ----------
@@ -988,21 +996,25 @@ def fit_many(runs: Sequence[Run], progress: bool | None = None, threads: int | N
                              f"got {value!r}")
     if torch.device(runs[0].config.device).type != "cpu":
         raise ValueError(f"fit_many trains on the CPU only, not on {runs[0].config.device!r}")
-    prepared = [_prepare(run, index) for index, run in enumerate(runs)]
-    if processes > 1 and len(runs) > 1:
-        return _fit_in_processes(runs, prepared, processes, threads)
-    device = torch.device(runs[0].config.device)
-    threads = threads or runs[0].config.num_threads
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        with warnings.catch_warnings():
-            # Gradients are accumulated into views of one flat buffer on purpose.
-            warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
-            results = _Trainer(prepared, device, show_progress(progress)).train()
-    finally:
-        torch.set_num_threads(previous)
+    # Calls from several threads of one process (a Dask worker with several
+    # threads) take turns: the initial weights are drawn from torch's global
+    # generator, and the thread count and warning filters are process-wide.
+    with _ONE_CALL_AT_A_TIME:
+        prepared = [_prepare(run, index) for index, run in enumerate(runs)]
+        if processes > 1 and len(runs) > 1:
+            return _fit_in_processes(runs, prepared, processes, threads)
+        device = torch.device(runs[0].config.device)
+        threads = threads or runs[0].config.num_threads
+        previous = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            with warnings.catch_warnings():
+                # Gradients are accumulated into views of one flat buffer on purpose.
+                warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
+                results = _Trainer(prepared, device, show_progress(progress)).train()
+        finally:
+            torch.set_num_threads(previous)
     return [results[index] for index in range(len(runs))]
 
 
@@ -1012,22 +1024,52 @@ def _fit_in_processes(runs: list[Run], prepared: list[_Prepared], processes: int
     The batches run in fresh worker processes (:mod:`hea_dvae.workers`),
     which never re-run the calling script and stop with it.
     """
-    # Greedy: the costliest run first, each to the least loaded batch.
-    costs = [p.n * p.config.epochs for p in prepared]
-    batches: list[list[int]] = [[] for _ in range(min(processes, len(runs)))]
-    loads = [0] * len(batches)
-    for index in sorted(range(len(runs)), key=lambda i: -costs[i]):
-        lightest = loads.index(min(loads))
-        batches[lightest].append(index)
-        loads[lightest] += costs[index]
+    batches = _balanced([p.n * p.config.epochs for p in prepared], processes)
     jobs = [([runs[i] for i in batch], threads) for batch in batches]
     results: list = [None] * len(runs)
-    for batch, trained in zip(batches, run_in_workers(_fit_batch, jobs, len(jobs))):
+    for batch, trained in zip(batches, run_in_workers(fit_batch, jobs, len(jobs))):
         for index, result in zip(batch, trained):
             results[index] = result
     return results
 
 
-def _fit_batch(job) -> list:
+def _balanced(costs: Sequence[int], parts: int) -> list[list[int]]:
+    """Indices of ``costs`` dealt into at most ``parts`` batches of about equal total cost."""
+    # Greedy: the costliest first, each to the least loaded batch.
+    batches: list[list[int]] = [[] for _ in range(min(parts, len(costs)))]
+    loads = [0] * len(batches)
+    for index in sorted(range(len(costs)), key=lambda i: -costs[i]):
+        lightest = loads.index(min(loads))
+        batches[lightest].append(index)
+        loads[lightest] += costs[index]
+    return batches
+
+
+def split_runs(runs: Sequence[Run], parts: int) -> list[list[int]]:
+    """Split runs into at most ``parts`` batches of about equal cost, as ``fit_many(..., processes=parts)`` does.
+
+    A run costs its pool of alloys (labelled and unlabelled) times its
+    epochs. Used to cut a batch into tasks for a cluster; each batch is
+    trained by :func:`fit_batch`.
+
+    Returns
+    -------
+    list of list of int
+        Indices into ``runs``, each batch non-empty.
+    """
+    costs = []
+    for run in runs:
+        sup_x, _, _, unsup_x, _ = pool_arrays(run.labelled, run.unlabelled)
+        costs.append((len(sup_x) + len(unsup_x)) * run.config.epochs)
+    return _balanced(costs, parts)
+
+
+def fit_batch(job) -> list:
+    """``fit_many(runs, progress=False, threads=threads)`` of ``job = (runs, threads)``.
+
+    The task that worker processes (:mod:`hea_dvae.workers`) and Dask
+    workers run: one picklable argument, results that pickle (the models
+    and their histories, ``attrs`` included).
+    """
     runs, threads = job
     return fit_many(runs, progress=False, threads=threads)

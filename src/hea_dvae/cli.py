@@ -1,4 +1,4 @@
-"""Command line: ``hea-dvae fetch``, ``train``, ``predict`` and ``design screen|latent|invert``.
+"""Command line: ``hea-dvae fetch``, ``train``, ``predict`` and ``design screen|latent|invert|next``.
 
 Each subcommand is a ``_cmd_*`` function taking the parsed arguments and
 returning the exit status; add one with :func:`build_parser`. Bad input (a
@@ -59,26 +59,36 @@ def _prior_value(text: str):
         return text
 
 
-def train_on_paper_split(config=None, seed: int = DEFAULT_SEED, progress: bool | None = None):
-    """Train on the paper split; return the model, its history and the split."""
+def train_on_paper_split(config=None, seed: int = DEFAULT_SEED, progress: bool | None = None, scheduler=None):
+    """Train on the paper split; return the model, its history and the split.
+
+    With ``scheduler`` (a Dask scheduler's address or a client) the run is
+    one task on that cluster: the same model, on the same kind of CPU.
+    """
     from .data import paper_split
-    from .train import fit
+    from .train import TrainConfig, fit
 
     split = paper_split()
     if config is not None and config.model.table != "paper":
         from .data import split_with_table
 
         split = split_with_table(split, config.model.table)
-    model, history = fit(
-        split["labelled"], split["unlabelled"], split["validation"],
-        config=config, seed=seed, progress=progress,
-    )
+    parts = (split["labelled"], split["unlabelled"], split["validation"])
+    if scheduler is None:
+        model, history = fit(*parts, config=config, seed=seed, progress=progress)
+        return model, history, split
+    from .batched import Run, fit_batch
+    from .workers import dask_connection, run_on_dask
+
+    with dask_connection(scheduler, "training") as client:
+        [[(model, history)]] = run_on_dask(fit_batch, [([Run(*parts, config or TrainConfig(), seed)], None)], client)
     return model, history, split
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from . import checkpoint
     from .metrics import evaluate
+    from .userdata import RESULTS_FILE
 
     config = _train_config(args)
     # Before training: a destination that must not be replaced is found now, not after the work.
@@ -86,14 +96,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
         checkpoint.check_destination(args.out, overwrite=args.force)
     except checkpoint.CheckpointError as error:
         raise BadInput(f"--out {error}") from None
-    model, history, split = train_on_paper_split(config, seed=args.seed, progress=False if args.quiet else None)
-    scores = {part: evaluate(model, split[part]) for part in ("validation", "test")}
+    results = _read_results(args)  # every line checked before any training
+    if results is None:
+        model, history, split = train_on_paper_split(config, seed=args.seed, progress=False if args.quiet else None,
+                                                     scheduler=args.scheduler)
+    else:
+        model, history, split = _train_on_results(results, args, config)
+    scores = {part: evaluate(model, split[part]) for part in ("validation", "test") if len(split[part])}
     checkpoint.save(
         model,
         args.out,
         extra={
             "seed": args.seed,
-            "split": "paper",
+            "split": "paper" if results is None else _RESULTS_SPLIT[args.only],
+            **({} if results is None else {"results": results.provenance()}),
             "best_epoch": int(history.attrs["best_epoch"]),
             "best_vae_epoch": int(history.attrs["best_vae_epoch"]),
             "epochs_run": int(history.attrs["epochs_run"]),
@@ -101,7 +117,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "prior": history.attrs["prior"],
             "metrics": scores,
         },
-        files={"history.csv": history.to_csv(index=False)},
+        files={"history.csv": history.to_csv(index=False),
+               **({} if results is None else {RESULTS_FILE: results.to_csv()})},
         overwrite=args.force,
     )
     print(f"classifier kept from epoch {history.attrs['best_epoch']}, encoder/decoder from epoch "
@@ -111,6 +128,47 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for part, values in scores.items():
         print(part + "," + ",".join(f"{values[name]:.4f}" for name in names))
     return EXIT_OK
+
+
+#: What ``split`` says in a checkpoint trained with ``--data`` (key: ``--only``).
+_RESULTS_SPLIT = {False: "paper + results", True: "results only"}
+
+
+def _read_results(args: argparse.Namespace):
+    """The checked ``--data`` file (:func:`hea_dvae.userdata.read_results`), or None; errors are BadInput."""
+    if args.data is None:
+        if args.only:
+            raise BadInput("--only trains on the alloys of --data FILE alone: give --data FILE")
+        return None
+    from .userdata import ResultsError, read_results
+
+    try:
+        results = read_results(args.data)
+    except ResultsError as error:
+        raise BadInput(str(error)) from None
+    for line in results.describe():
+        _say(line)
+    return results
+
+
+def _train_on_results(results, args: argparse.Namespace, config):
+    """``train --data``: :func:`hea_dvae.userdata.train_on_results`, with what it trained on said."""
+    from .userdata import ResultsError, train_on_results
+
+    try:
+        model, history, split = train_on_results(results, only=args.only, train_config=config, seed=args.seed,
+                                                 progress=False if args.quiet else None,
+                                                 scheduler=getattr(args, "scheduler", None))
+    except ResultsError as error:  # --only with too few alloys: found before any training
+        raise BadInput(str(error)) from None
+    labelled, mine = len(split["labelled"]), len(results.alloys)
+    if args.only:
+        whose, validation = "yours, less a fifth held out", "a fifth of yours"
+    else:
+        whose, validation = f"{labelled - mine} of the paper's, {mine} yours", "the paper's"
+    _say(f"trained on {labelled} labelled alloys ({whose}) and {len(split['unlabelled'])} unlabelled; selected "
+         f"on {len(split['validation'])} validation alloys ({validation})")
+    return model, history, split
 
 
 class BadInput(ValueError):
@@ -142,17 +200,12 @@ def read_formulas(source: str) -> list[tuple[str, str]]:
         CSV would silently lose its first alloy).
     """
     from .compositions import quoted
+    from .files import InputError, read_input_lines
 
-    name = "standard input" if source == "-" else source
     try:
-        if source == "-":
-            text = sys.stdin.read()
-        else:
-            text = Path(source).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"cannot read input file {source!r}: {getattr(error, 'strerror', None) or error}") from None
-    numbered = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
-                if line.strip() and not line.lstrip().startswith("#")]
+        name, _, numbered = read_input_lines(source)
+    except InputError as error:
+        raise BadInput(str(error)) from None
     if not numbered:
         raise BadInput(f"input {name!r} holds no formula")
     first_number, first = numbered[0]
@@ -425,6 +478,64 @@ def _cmd_design_screen(args: argparse.Namespace) -> int:
     return _finish_design(frame, predictor, args, evidence=False)
 
 
+#: Strategies of ``design next`` (:data:`hea_dvae.design.acquisition.STRATEGIES`; kept here so that
+#: ``--help`` loads no numpy, and checked equal by the tests).
+STRATEGIES = ("balanced", "greedy", "uncertain", "random")
+#: Least distance between two proposals (:data:`hea_dvae.design.acquisition.DEFAULT_MIN_DISTANCE`, the same way).
+DEFAULT_MIN_DISTANCE = 10.0
+
+
+def _known_results(args: argparse.Namespace):
+    """The results whose alloys ``design next`` must not propose: ``--data``, else those ``--model DIR`` holds."""
+    from .userdata import RESULTS_FILE, ResultsError, read_results
+
+    source = args.data
+    if source is None and args.model not in (None, "default", "released"):
+        stored = Path(args.model) / RESULTS_FILE
+        source = stored if stored.is_file() else None
+    if source is None:
+        return None
+    try:
+        results = read_results(source)
+    except ResultsError as error:
+        raise BadInput(str(error)) from None
+    _say(f"known alloys: the dataset's and the {len(results.alloys)} of {source}")
+    return results
+
+
+def _cmd_design_next(args: argparse.Namespace) -> int:
+    from . import design
+
+    _check_output_options(args)
+    if args.n < 1:
+        raise BadInput(f"--n must be a positive number of alloys, got {args.n}")
+    if args.min_distance < 0:
+        raise BadInput(f"--min-distance must be a distance in at.% (0 or more), got {args.min_distance:g}")
+    if args.kappa < 0:
+        raise BadInput(f"--kappa must be 0 or more, got {args.kappa:g}")
+    if args.seed < 0:
+        raise BadInput(f"--seed must be 0 or more, got {args.seed}")
+    constraints = _constraints_from(args)
+    if constraints is None or constraints.n_elements is None:
+        raise BadInput("give the numbers of elements to search: --k 4 5, or n_elements in --constraints FILE")
+    results = _known_results(args)
+    predictor = load_predictor(args.model, scores_only=True)
+    reference = None if results is None else design.reference_with(results.alloys)
+    frame = design.next_experiments(predictor, constraints, n=args.n, strategy=args.strategy,
+                                    min_distance=args.min_distance, same_element_set=args.same_system,
+                                    kappa=args.kappa, seed=args.seed, reference=reference)
+    parameters = frame.attrs["parameters"]
+    _say(f"{len(frame)} of {parameters['alloys']:,} alloys proposed ({args.strategy}); "
+         f"{parameters['known_skipped']} known alloys skipped among the best")
+    if len(frame) < args.n:
+        _say(f"only {len(frame)} proposals: of the {parameters['alloys']:,} alloys of this space, "
+             f"{parameters['known_skipped']} are known already and the others do not keep --min-distance "
+             f"{args.min_distance:g} at.%" + ("" if args.same_system else " and one per element set "
+                                              "(--same-system lifts that)"))
+    frame = design.with_evidence(frame, predictor, batch_grams=args.batch_grams, reference=reference)
+    return _finish_design(frame, predictor, args, evidence=False)
+
+
 def _cmd_fetch(args: argparse.Namespace) -> int:
     from . import config
     from .data import DataIntegrityError, fetch
@@ -531,7 +642,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_fetch_and_train(commands)
+    _add_predict(commands)
+    _add_design(commands)
+    return parser
 
+
+def _add_fetch_and_train(commands) -> None:
     from .config import DATA_FILES, UPSTREAM_COMMIT, UPSTREAM_REPOSITORY
 
     fetch = commands.add_parser(
@@ -544,7 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("files", nargs="*", metavar="FILE", help="file names (default: all)")
     fetch.set_defaults(handler=_cmd_fetch)
 
-    train = commands.add_parser("train", help="train on the paper split and save a checkpoint")
+    train = commands.add_parser("train", help="train on the paper split (with your results: --data) and save a "
+                                "checkpoint")
     train.add_argument("--out", required=True, type=Path,
                        help="checkpoint folder to write: new or empty (a folder holding other files is refused)")
     train.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
@@ -561,8 +679,21 @@ def build_parser() -> argparse.ArgumentParser:
                        "(the empirical rules, fitted on the labelled alloys; see hea_dvae.priors), "
                        "'expert-literature', or a number in (0, 1) (default: flat)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--data", metavar="FILE",
+                       help="your results: a CSV with the columns formula, single_phase (1 or 0) and optionally "
+                       "source; its alloys join the labelled part of the paper split (your label replaces the "
+                       "dataset's for an alloy it holds). Every line is checked first: a file with errors "
+                       "trains nothing. The model is cached under a key that holds the data's digest")
+    train.add_argument("--only", action="store_true",
+                       help="with --data: train on your alloys alone, selected on a stratified fifth of them "
+                       "held out (the paper's validation alloys would select for the literature's alloys); "
+                       "the paper's unlabelled alloys stay unlabelled; needs at least 10 alloys of each label")
+    train.add_argument("--scheduler", metavar="ADDRESS",
+                       help="train as a task on this Dask scheduler, e.g. tcp://host:8786 (the same model)")
     train.set_defaults(handler=_cmd_train)
 
+
+def _add_predict(commands) -> None:
     predict = commands.add_parser(
         "predict", help="single-phase probability, its spread and the features of formulas, as CSV",
         description="Single-phase probability (p_single_phase), the spread of the ensemble's "
@@ -577,6 +708,8 @@ def build_parser() -> argparse.ArgumentParser:
     _model_option(predict)
     predict.set_defaults(handler=_cmd_predict)
 
+
+def _add_design(commands) -> None:
     design = commands.add_parser(
         "design", help="inverse design: screen, decode the latent space, invert alloys",
         description="Candidate alloys predicted to form a single phase, with evidence "
@@ -645,8 +778,43 @@ def build_parser() -> argparse.ArgumentParser:
     _constraint_options(invert)
     _design_output_options(invert)
     invert.set_defaults(handler=_cmd_design_invert)
+    _add_design_next(routes)
     design.set_defaults(handler=None, parser=design)
-    return parser
+
+
+def _add_design_next(routes) -> None:
+    proposals = routes.add_parser(
+        "next", help="propose a diverse batch of alloys to make next (acquisition over the ensemble)",
+        description="Score every alloy of the constrained space (as design screen enumerates it), value each by "
+        "an acquisition strategy, leave out the alloys already known (the dataset; your results with --data, or "
+        "those a --model DIR was trained on), and keep the most valuable ones that are at least --min-distance "
+        "at.% apart and, unless --same-system, of different element sets. The default strategy, balanced, is an "
+        "upper confidence bound over the ensemble, p + spread: a likely single phase, or a plausible one the "
+        "members disagree on, so each alloy cast is either a find or teaches the model where it is least sure "
+        "(greedy only exploits what the model believes, uncertain only explores). One checkpoint (--model DIR) "
+        "has no spread: balanced is then greedy. Each row says why it was "
+        "chosen (why) and carries the evidence columns and, with --batch-grams, the recipe of design screen.",
+    )
+    proposals.add_argument("--n", type=int, default=8, help="alloys to propose (default 8)")
+    proposals.add_argument("--strategy", choices=STRATEGIES, default="balanced",
+                           help="balanced: highest p + spread (default); greedy: highest p; uncertain: largest "
+                           "spread (one model: p nearest 0.5); random: a seeded random draw, the baseline")
+    proposals.add_argument("--min-distance", type=finite, default=DEFAULT_MIN_DISTANCE, metavar="AT%",
+                           help="least distance between two proposals, at.%% of material moved "
+                           f"(default {DEFAULT_MIN_DISTANCE:g})")
+    proposals.add_argument("--same-system", action="store_true",
+                           help="allow two proposals of one element set")
+    proposals.add_argument("--kappa", type=finite, default=1.0,
+                           help="balanced: weight of the spread (default 1)")
+    proposals.add_argument("--seed", type=int, default=0, help="random: seed of the draw (default 0)")
+    proposals.add_argument("--data", metavar="FILE",
+                           help="your results (as for train --data): their alloys are known, never proposed, "
+                           "and count as data in the evidence columns")
+    proposals.add_argument("--k", nargs="+", type=int, metavar="K",
+                           help="numbers of elements per alloy, e.g. --k 4 5 (or n_elements in --constraints FILE)")
+    _constraint_options(proposals, screen=True)
+    _design_output_options(proposals)
+    proposals.set_defaults(handler=_cmd_design_next)
 
 
 class Interrupted(KeyboardInterrupt):

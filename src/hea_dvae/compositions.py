@@ -277,6 +277,11 @@ def as_fractions(alloys) -> np.ndarray:
     return x
 
 
+#: Two compositions closer than this (at.%, see :func:`composition_distance`)
+#: are the same alloy: rounding a formula to whole at.% moves it less.
+SAME_ALLOY_AT_PCT = 0.5
+
+
 def composition_distance(a, b) -> np.ndarray:
     """Distance between compositions in at.%: half the L1 distance, times 100.
 

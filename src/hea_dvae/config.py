@@ -22,6 +22,10 @@ HEA_DVAE_BUILD_DIR
 HEA_DVAE_PROGRESS
     ``0`` hides progress bars (the book's executor sets it, so that executed
     notebooks hold no timings).
+HEA_DVAE_SCHEDULER
+    Address of a Dask scheduler (``tcp://host:8786``): models missing from
+    the cache are trained there, as tasks (:func:`hea_dvae.zoo.train_missing`),
+    and stored in the local cache. Unset, they are trained on this machine.
 """
 
 from __future__ import annotations
@@ -129,6 +133,11 @@ def show_progress(progress: bool | None = None) -> bool:
     if progress is not None:
         return bool(progress)
     return os.environ.get("HEA_DVAE_PROGRESS", "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def dask_scheduler() -> str | None:
+    """Where the model cache trains missing models: ``$HEA_DVAE_SCHEDULER``, or None (this machine)."""
+    return os.environ.get("HEA_DVAE_SCHEDULER", "").strip() or None
 
 
 def package_version() -> str:

@@ -52,6 +52,7 @@ from .metrics import (  # noqa: F401  (LOWER_IS_BETTER re-exported for readers o
     LOWER_IS_BETTER,
     accuracy,
     brier,
+    difference_of_means,
     evaluate,
     expected_calibration_error,
     paired_frame,
@@ -201,8 +202,13 @@ class _FoldTask:
     head_epochs: int = 2000
 
 
-def _model_seed(seed: int, repeat: int, fold: int) -> int:
-    # Independent of scheme and table, so that the two tables see the same initialisations.
+def fold_seed(seed: int, repeat: int, fold: int) -> int:
+    """The seed of the models (and of :func:`fold_parts`) in fold ``fold`` of repeat ``repeat``.
+
+    Independent of scheme and table, so that the two tables see the same
+    initialisations, and another study of the same folds can give its models
+    the same labelled alloys and seeds (:mod:`hea_dvae.generalisation`).
+    """
     return int(np.random.SeedSequence([seed, repeat, fold]).generate_state(1)[0] % (2**31))
 
 
@@ -371,12 +377,17 @@ def cross_validate(
     for scheme in schemes:
         groups = scheme_groups(data, scheme)
         for repeat, fold, train, test in cv_folds(data, scheme, n_folds, n_repeats, seed):
-            model_seed = _model_seed(seed, repeat, fold)
+            model_seed = fold_seed(seed, repeat, fold)
             parts = fold_parts(data, groups, train, validation_share, unlabelled_share, model_seed)
             for table in tables:
                 tasks.append(_FoldTask(scheme, table, repeat, fold, test, parts, models,
                                        train_config, model_seed, head_epochs))
 
+    if "ssvae" in models:
+        # Every fold's SSVAE at once, through the batched trainer (and a Dask
+        # scheduler when HEA_DVAE_SCHEDULER names one); the folds then load them.
+        train_missing([(*(frames[t.table].iloc[t.parts[name]] for name in ("labelled", "unlabelled", "validation")),
+                        t.train_config, t.model_seed) for t in tasks], progress=progress)
     bar = dict(total=len(tasks), desc="cross-validation", unit="fold", disable=not show_progress(progress))
     if n_jobs == 1:
         outputs = [_run_fold(frames[task.table], task) for task in tqdm(tasks, **bar)]
@@ -510,6 +521,23 @@ def compare_recipes(
             rows.append({"recipe": name, "seed": seed, **evaluate(model, split[part]),
                          "seconds": float(histories[seed]["seconds"].iloc[-1])})
     return pd.DataFrame(rows)
+
+
+def recipe_difference(scores: pd.DataFrame, a: str, b: str, metric: str = "auc"):
+    """Mean ``metric`` of recipe ``a`` minus recipe ``b`` over their seeds, with Welch's 95 % interval.
+
+    ``scores`` is :func:`compare_recipes`' table. The runs of two recipes
+    share only their seeds' numbers, not their weights, so they are
+    compared as two independent sets of runs
+    (:func:`hea_dvae.metrics.difference_of_means`).
+    """
+    values = {name: scores.loc[scores["recipe"] == name, metric].to_numpy(dtype=float) for name in (a, b)}
+    empty = [name for name, v in values.items() if len(v) == 0]
+    if empty:
+        raise ValueError(f"no runs of recipe(s) {empty}; recipes scored: {sorted(scores['recipe'].unique())}")
+    (va, vb) = values[a], values[b]
+    return difference_of_means(va.mean(), va.std(ddof=1) if len(va) > 1 else float("nan"), len(va),
+                               vb.mean(), vb.std(ddof=1) if len(vb) > 1 else float("nan"), len(vb))
 
 
 #: The recipe search space: each setting and the values tried (the default recipe's value first).

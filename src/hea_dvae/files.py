@@ -13,19 +13,60 @@ command is given is checked by :func:`check_output` *before* any work starts:
 - a new file gets the permissions ``0o666`` minus the umask (as ``open``
   would give it); a replaced file keeps its own;
 - errors name the path the user gave, never a temporary file.
+
+Input files a user gives (formulas, results) are read by :func:`read_input_lines`,
+one convention for every command: UTF-8 (a byte-order mark is skipped), ``-``
+for standard input, blank lines and ``#`` lines left out, every line kept with
+its number for error messages.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 
 class OutputError(ValueError):
     """An output path that cannot be written (a folder, a missing folder, no permission)."""
+
+
+class InputError(ValueError):
+    """An input file that cannot be read (missing, a folder, no permission, not UTF-8 text)."""
+
+
+class InputLines(NamedTuple):
+    """An input file's text and its lines worth reading (see :func:`read_input_lines`)."""
+
+    name: str  #: how messages name it: the path, or "standard input"
+    text: str  #: the whole text, as read
+    lines: list[tuple[int, str]]  #: (line number from 1, line) of every line not blank and not a comment
+
+
+def read_input_lines(source: str | os.PathLike) -> InputLines:
+    """Read a text file a user gave (``"-"``: standard input), keeping every line's number.
+
+    The file is read as UTF-8 (a byte-order mark, as spreadsheet programs
+    write, is skipped). Blank lines and lines whose first non-blank
+    character is ``#`` are left out of ``lines``.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read, naming it and the reason.
+    """
+    source = os.fspath(source)
+    name = "standard input" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read input file {source!r}: {getattr(error, 'strerror', None) or error}") from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    return InputLines(name, text, lines)
 
 
 def umask() -> int:

@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 import torch
 from scipy.special import digamma
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.neighbors import KDTree, KNeighborsClassifier, NearestNeighbors
-from threadpoolctl import threadpool_limits
+from sklearn.model_selection import StratifiedKFold
+from sklearn.neighbors import KDTree, NearestNeighbors
 
 from . import checks, paper
 from .features import ELEMENTS, FEATURES, featurize
@@ -501,6 +500,25 @@ def family_alloys(families: Mapping[str, tuple[str, ...]] = FAMILIES, size: int 
 # Measuring disentanglement
 
 
+def _knn_share(train_x: np.ndarray, train_y: np.ndarray, query: np.ndarray, neighbours: int,
+               decimals: int = 9) -> np.ndarray:
+    """Share of label 1 among each query's ``neighbours`` nearest training points (Euclidean).
+
+    The same on every CPU: duplicate compositions make many neighbours
+    equally distant, and which of them a library's search keeps depends on
+    the rounding of its distance arithmetic (vector kernels differ between
+    CPUs). Here distances are rounded to ``decimals`` and ties are broken by
+    training order (a stable sort), so the choice is the machine's no more.
+    """
+    out = np.empty(len(query))
+    for begin in range(0, len(query), 256):
+        block = query[begin:begin + 256]
+        distance = np.sqrt(((block[:, None, :] - train_x[None, :, :]) ** 2).sum(axis=-1)).round(decimals)
+        nearest = np.argsort(distance, axis=1, kind="stable")[:, :neighbours]
+        out[begin:begin + 256] = train_y[nearest].mean(axis=1)
+    return out
+
+
 def probe_auc(inputs, labels, folds: int = 5, neighbours: int = 15, seed: int = 0) -> float:
     """Cross-validated ROC AUC of a k-nearest-neighbour probe predicting ``labels`` from ``inputs``.
 
@@ -526,13 +544,9 @@ def probe_auc(inputs, labels, folds: int = 5, neighbours: int = 15, seed: int = 
     if len(counts) > 2 or counts.min() < folds:
         raise ValueError(f"labels must be 0/1 with at least {folds} of each, got counts {counts.tolist()}")
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    probe = KNeighborsClassifier(n_neighbors=neighbours)
-    # One OpenMP thread: scikit-learn splits the neighbour search into chunks
-    # per thread, and which of several equally distant alloys (duplicate
-    # compositions) is a neighbour depends on the chunks, so the AUC would
-    # depend on the machine's core count.
-    with threadpool_limits(limits=1, user_api="openmp"):
-        out_of_fold = cross_val_predict(probe, inputs, labels, cv=cv, method="predict_proba")[:, 1]
+    out_of_fold = np.empty(len(labels))
+    for train, test in cv.split(inputs, labels):
+        out_of_fold[test] = _knn_share(inputs[train], labels[train], inputs[test], neighbours)
     return roc_auc(labels, out_of_fold)
 
 
@@ -827,6 +841,43 @@ def latent_summary(model, split: Mapping[str, pd.DataFrame], settings: LatentSet
             ),
         ]
     )
+
+
+#: The label given to the encoder in each probe control of :func:`probe_controls`.
+PROBE_ENCODINGS = ("true label", "predicted label", "y = 1 for all", "y = 0 for all", "marginal over y")
+
+
+def probe_controls(model, split: Mapping[str, pd.DataFrame], settings: LatentSettings | None = None) -> pd.Series:
+    """The probe's AUC when ``z`` is encoded without the true label: does the label leak through ``y`` or ``x``?
+
+    The encoder q(z|x,y) takes the label as an input, so a probe that reads
+    the label off ``z`` encoded with the *true* label may only be reading
+    that input back. The controls encode the same alloys (the
+    :data:`LATENT_PARTS` of ``split``) with the classifier's predicted label,
+    with each fixed label, and marginalised over ``y`` (the mean of the two
+    posterior means weighted by q(y|e)); if the probe still reads the label
+    off these, the label is in ``z`` through the composition itself.
+
+    Returns
+    -------
+    pandas.Series
+        Probe ROC AUC for each of :data:`PROBE_ENCODINGS`.
+    """
+    settings = settings or LatentSettings()
+    alloys = pd.concat([split[name] for name in LATENT_PARTS])
+    fractions = alloys[list(ELEMENTS)].to_numpy(dtype=np.float64)
+    labels = alloys["label"].to_numpy()
+    p = probabilities(model, alloys[list(FEATURES)].to_numpy(dtype=np.float64))
+    z1, z0 = encode_means(model, fractions, 1.0), encode_means(model, fractions, 0.0)
+    encodings = {
+        "true label": encode_means(model, fractions, labels.astype(np.float64)),
+        "predicted label": encode_means(model, fractions, (p > 0.5).astype(np.float64)),
+        "y = 1 for all": z1,
+        "y = 0 for all": z0,
+        "marginal over y": p[:, None] * z1 + (1 - p[:, None]) * z0,
+    }
+    return pd.Series({name: probe_auc(z, labels, settings.probe_folds, settings.probe_neighbours)
+                      for name, z in encodings.items()}, name="probe AUC, label from z")
 
 
 def entropy(values) -> float:

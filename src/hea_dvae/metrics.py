@@ -164,7 +164,7 @@ BOOTSTRAP_METRICS: tuple[str, ...] = ("accuracy", "auc", "brier", "ece")
 
 
 class Interval(NamedTuple):
-    """A point estimate with a percentile bootstrap interval."""
+    """A point estimate with an interval (a percentile bootstrap, or a t interval over runs)."""
 
     estimate: float
     low: float
@@ -628,6 +628,46 @@ def paired_t(differences, folds: int, level: float = 0.95, metric: str = "auc") 
     wins, ties = _run_wins(d, metric)
     return PairedDifference(mean, mean - half, mean + half, runs=n, wins=wins, ties=ties, std=std,
                             p_value=p_value)
+
+
+def mean_interval(mean: float, std: float, runs: int, level: float = 0.95) -> Interval:
+    """Student-t interval of a mean over ``runs`` independent runs (NaN bounds with fewer than 2)."""
+    if runs < 2 or not np.isfinite(std):
+        return Interval(float(mean), float("nan"), float("nan"))
+    half = float(stats.t.ppf(0.5 + level / 2, runs - 1)) * std / np.sqrt(runs)
+    return Interval(float(mean), float(mean - half), float(mean + half))
+
+
+def single_run_interval(mean: float, std: float, runs: int, level: float = 0.95) -> Interval:
+    """Where one more run would fall: the t prediction interval from ``runs`` runs' mean and std.
+
+    The right yardstick for a number the paper reports from a single run:
+    ``mean ± t · std · sqrt(1 + 1/runs)``.
+    """
+    if runs < 2 or not np.isfinite(std):
+        return Interval(float(mean), float("nan"), float("nan"))
+    half = float(stats.t.ppf(0.5 + level / 2, runs - 1)) * std * np.sqrt(1 + 1 / runs)
+    return Interval(float(mean), float(mean - half), float(mean + half))
+
+
+def difference_of_means(mean_a: float, std_a: float, runs_a: int, mean_b: float, std_b: float, runs_b: int,
+                        level: float = 0.95) -> Interval:
+    """``mean_a - mean_b`` of two independent sets of runs, with Welch's t interval.
+
+    For two seed means scored on the same test alloys (ours and the paper's
+    five runs) the test set's sampling noise is common to both, so only the
+    spread over runs enters.
+    """
+    var_a, var_b = std_a**2 / runs_a, std_b**2 / runs_b
+    difference = float(mean_a - mean_b)
+    if runs_a < 2 or runs_b < 2 or not np.isfinite(var_a + var_b):
+        return Interval(difference, float("nan"), float("nan"))
+    se = np.sqrt(var_a + var_b)
+    if se == 0:
+        return Interval(difference, difference, difference)
+    dof = (var_a + var_b) ** 2 / (var_a**2 / (runs_a - 1) + var_b**2 / (runs_b - 1)) if var_a + var_b else 1.0
+    half = float(stats.t.ppf(0.5 + level / 2, dof)) * se
+    return Interval(difference, difference - half, difference + half)
 
 
 def paired_frame(comparisons: dict, names=None, columns=PAIRED_COLUMNS) -> pd.DataFrame:

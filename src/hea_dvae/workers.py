@@ -13,6 +13,12 @@ to the worker's standard input and keeps the pipe open; the worker answers
 with one length-prefixed pickle per job, ``(position, result)`` (or
 ``(position, exception)``), on its standard output, and exits when its
 input closes.
+
+The same jobs can run beyond this machine, as tasks of a Dask cluster:
+:func:`dask_client` connects to a scheduler (one place for the optional
+``distributed`` import and its errors) and :func:`run_on_dask` is
+:func:`run` on that cluster. Results travel back as pickles, as they do from
+the worker processes.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from contextlib import contextmanager
 from typing import Callable, Sequence
 
 _HEADER = struct.Struct("<Q")
@@ -143,6 +150,110 @@ def _failure(process: subprocess.Popen, errors) -> str:
     errors.seek(0)
     tail = errors.read()[-2000:].decode("utf-8", "replace").strip()
     return f"a worker process stopped (exit status {process.returncode})" + (f":\n{tail}" if tail else "")
+
+
+def import_distributed(purpose: str):
+    """The ``distributed`` module, imported only when a Dask cluster is asked for.
+
+    ``purpose`` names the work in the error raised when it is not installed
+    (``"screening"``, ``"training"``).
+    """
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(f"{purpose} on Dask needs the 'distributed' package: "
+                          "pip install 'dask[distributed]'") from None
+    return distributed
+
+
+def dask_client(scheduler, purpose: str):
+    """A client of the Dask scheduler ``scheduler``, and whether the caller must close it.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        A scheduler's address (``"tcp://host:8786"``), or a client, which is
+        used as it is (and left open).
+    purpose : str
+        The work, named in the error when ``distributed`` is missing.
+
+    Returns
+    -------
+    client : distributed.Client
+    owned : bool
+        True when the client was made here: close it when done.
+
+    Raises
+    ------
+    ImportError
+        ``distributed`` is not installed.
+    ConnectionError
+        No scheduler answers at the address within Dask's connection
+        timeout (``distributed.comm.timeouts.connect``, 30 s by default), or
+        the address is malformed; the message names the address.
+    """
+    distributed = import_distributed(purpose)
+    if isinstance(scheduler, distributed.Client):
+        return scheduler, False
+    try:
+        return distributed.Client(scheduler), True
+    except (OSError, ValueError) as error:
+        raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r}: {error}") from None
+
+
+@contextmanager
+def dask_connection(scheduler, purpose: str):
+    """:func:`dask_client` as a context: a client made here is closed on leaving."""
+    client, owned = dask_client(scheduler, purpose)
+    try:
+        yield client
+    finally:
+        if owned:
+            client.close()
+
+
+def run_on_dask(function: Callable, jobs: Sequence, client, on_result: Callable | None = None) -> list:
+    """``[function(job) for job in jobs]``, each call one task of the Dask cluster of ``client``.
+
+    Parameters
+    ----------
+    function : callable
+        Importable by name on the Dask workers (a module-level function of a
+        module installed there).
+    jobs : sequence
+        Picklable arguments, one task each, submitted in this order.
+    client : distributed.Client
+        See :func:`dask_client`.
+    on_result : callable, optional
+        Called in this process with ``(position, result)`` as each task
+        finishes (to store results as they come, say).
+
+    Returns
+    -------
+    list
+        The results in the order of ``jobs``.
+
+    Raises
+    ------
+    Exception
+        The first exception a task raised (in the order they finish); the
+        tasks still pending are cancelled before this returns or raises.
+    """
+    import distributed  # a client exists, so it is installed
+
+    futures = [client.submit(function, job, pure=False) for job in jobs]
+    position_of = {future.key: position for position, future in enumerate(futures)}
+    results: list = [None] * len(futures)
+    try:
+        for future in distributed.as_completed(futures):
+            position = position_of[future.key]
+            results[position] = future.result()
+            future.release()
+            if on_result is not None:
+                on_result(position, results[position])
+    finally:
+        client.cancel([future for future in futures if not future.done()])
+    return results
 
 
 class _Raised:

@@ -16,6 +16,11 @@ A changed key trains anew. An entry whose key, files or weights digest do not
 check out (a partial write, a damaged file) is retrained, never loaded. Two
 processes asking for the same model take a lock on the entry: one trains, the
 other waits and loads.
+
+Missing models can be trained beyond this machine, as tasks of a Dask
+cluster (``scheduler`` of :func:`train_missing` and :func:`fit_seeds`, or
+``$HEA_DVAE_SCHEDULER`` for every caller, the book's chapters included); they
+are stored here exactly as models trained here are.
 """
 
 from __future__ import annotations
@@ -36,14 +41,16 @@ import pandas as pd
 
 from scipy.optimize import minimize_scalar
 from sklearn.model_selection import StratifiedKFold
+from tqdm.auto import tqdm
 
 from . import checkpoint, config
-from .batched import TRAINER, Run, compatible_groups, fit_many
+from .batched import TRAINER, Run, compatible_groups, fit_batch, fit_many, split_runs
 from .cache import DEFAULT_PREDICTOR, models_dir, read_index, write_index
 from .data import as_arrays, paper_split, split_with_table
 from .model import SSVAE
 from .predictors import Ensemble
 from .train import TrainConfig, fit
+from .workers import dask_connection, run_on_dask
 
 #: Bumped when the layout or the meaning of an entry changes.
 CACHE_FORMAT = 1
@@ -169,7 +176,7 @@ MAX_BATCH = 100
 MIN_RUNS_PER_PROCESS = 4
 
 
-def train_missing(jobs, workers: int | None = None, progress: bool | None = None) -> int:
+def train_missing(jobs, workers: int | None = None, progress: bool | None = None, scheduler=None) -> int:
     """Train the models of ``jobs`` that are not cached yet, many at once; return how many.
 
     The missing runs are trained together by :func:`hea_dvae.batched.fit_many`
@@ -188,8 +195,28 @@ def train_missing(jobs, workers: int | None = None, progress: bool | None = None
         are fewer than :data:`MIN_RUNS_PER_PROCESS` runs for each). The
         processes (:mod:`hea_dvae.workers`) never re-run the calling script,
         so this works from a plain script, a notebook or the command line.
+        Not used with a scheduler.
     progress : bool, optional
-        A progress bar over the epochs of each batch.
+        A progress bar over the epochs of each batch (with a scheduler: over
+        the runs trained).
+    scheduler : str or distributed.Client, optional
+        Train on a Dask cluster: the address of its scheduler
+        (``"tcp://host:8786"``) or a client. Default ``$HEA_DVAE_SCHEDULER``
+        (:func:`hea_dvae.config.dask_scheduler`); unset, this machine trains.
+        The batches are cut so that every worker of the cluster gets one,
+        each is one task (:func:`hea_dvae.batched.fit_batch`), and each
+        model is stored in the local cache as its task finishes. A run's
+        model is the one this machine would train, bit for bit, when the
+        workers have the same kind of CPU (see :mod:`hea_dvae.batched`).
+        The workers need this version of the package installed, nothing
+        else; start them with one thread each (``--nthreads 1``).
+
+    Raises
+    ------
+    ConnectionError
+        No Dask scheduler answers at ``scheduler`` (the message names it).
+    ImportError
+        A scheduler is given but ``distributed`` is not installed.
     """
     missing, seen = [], set()
     for job in jobs:
@@ -200,19 +227,53 @@ def train_missing(jobs, workers: int | None = None, progress: bool | None = None
     if not missing:
         return 0
     runs = [Run(*job) for job in missing]
+    chunks = [group[begin:begin + MAX_BATCH] for group in compatible_groups(runs)
+              for begin in range(0, len(group), MAX_BATCH)]
+    scheduler = config.dask_scheduler() if scheduler is None else scheduler
+    if scheduler is not None:
+        _train_on_dask(missing, runs, chunks, scheduler, progress)
+        return len(missing)
     cores = workers or os.cpu_count() or 1
-    for group in compatible_groups(runs):
-        for begin in range(0, len(group), MAX_BATCH):
-            chunk = group[begin:begin + MAX_BATCH]
-            processes = max(1, min(cores, len(chunk) // MIN_RUNS_PER_PROCESS))
-            results = fit_many([runs[i] for i in chunk], progress=progress, processes=processes)
-            for i, (model, history) in zip(chunk, results):
-                key = model_key(*missing[i])
-                entry = _entry(key)
-                with _locked(entry.with_name(entry.name + ".lock")):
-                    if _load_entry(entry, key) is None:
-                        _store(entry, key, model, history)
+    for chunk in chunks:
+        processes = max(1, min(cores, len(chunk) // MIN_RUNS_PER_PROCESS))
+        results = fit_many([runs[i] for i in chunk], progress=progress, processes=processes)
+        _store_trained([missing[i] for i in chunk], results)
     return len(missing)
+
+
+def _store_trained(jobs, results) -> None:
+    """Store each trained model of ``jobs`` (arguments of :func:`cached_fit`) unless another process did."""
+    for job, (model, history) in zip(jobs, results):
+        key = model_key(*job)
+        entry = _entry(key)
+        with _locked(entry.with_name(entry.name + ".lock")):
+            if _load_entry(entry, key) is None:
+                _store(entry, key, model, history)
+
+
+def _train_on_dask(missing, runs, chunks, scheduler, progress: bool | None) -> None:
+    """Train the ``chunks`` of ``runs`` as tasks on a Dask cluster, storing models as tasks finish."""
+    with dask_connection(scheduler, "training") as client:
+        # One batch per worker: fewer, larger batches train faster per model,
+        # but an idle worker is slower still. A worker trains one batch at a
+        # time whatever its threads (fit_many calls take turns in a process).
+        slots = max(1, len(client.nthreads()))
+        per_task = -(-len(runs) // slots)
+        tasks = []
+        for chunk in chunks:
+            parts = split_runs([runs[i] for i in chunk], -(-len(chunk) // per_task))
+            tasks.extend([chunk[i] for i in part] for part in parts)
+        bar = tqdm(total=len(runs), disable=not config.show_progress(progress), desc="training on Dask",
+                   unit="model")
+
+        def store(position: int, results: list) -> None:
+            _store_trained([missing[i] for i in tasks[position]], results)
+            bar.update(len(results))
+
+        try:
+            run_on_dask(fit_batch, [([runs[i] for i in task], None) for task in tasks], client, on_result=store)
+        finally:
+            bar.close()
 
 
 def fit_seeds(
@@ -221,6 +282,7 @@ def fit_seeds(
     seeds: Iterable[int] = range(5),
     workers: int | None = None,
     progress: bool | None = None,
+    scheduler=None,
 ) -> tuple[dict, dict]:
     """One cached model per seed on ``split``; missing ones trained in parallel.
 
@@ -238,6 +300,9 @@ def fit_seeds(
         and seeded, so the models do not depend on ``workers``.
     progress : bool, optional
         A progress bar over the models to train.
+    scheduler : str or distributed.Client, optional
+        Train the missing models on this Dask cluster (see
+        :func:`train_missing`; default ``$HEA_DVAE_SCHEDULER``).
 
     Returns
     -------
@@ -249,7 +314,8 @@ def fit_seeds(
     if not seeds:
         raise ValueError("seeds is empty: give at least one seed")
     parts = (split["labelled"], split.get("unlabelled"), split["validation"])
-    train_missing([(*parts, train_config, s) for s in seeds], workers=workers, progress=progress)
+    train_missing([(*parts, train_config, s) for s in seeds], workers=workers, progress=progress,
+                  scheduler=scheduler)
     models, histories = {}, {}
     for seed in seeds:
         models[seed], histories[seed] = cached_fit(*parts, train_config, seed)

@@ -14,6 +14,10 @@ inversion (:func:`invert_flip`, :func:`invert_gradient`, :mod:`~hea_dvae.design.
 screening (:func:`hea_dvae.design.screen.screen`, :mod:`~hea_dvae.design.screen`)
     Score every alloy of a constrained space, batch by batch.
 
+and :func:`next_experiments` (:mod:`~hea_dvae.design.experiments`) proposes
+which alloys of such a space to make next: a diverse batch chosen by an
+acquisition over the ensemble (:mod:`~hea_dvae.design.acquisition`).
+
 Every candidate gets the same :func:`evidence` (:mod:`~hea_dvae.design.assessment`:
 mean and spread, the empirical rules, the nearest dataset alloys, whether
 it lies outside the data) and can get a :func:`recipe`
@@ -24,7 +28,8 @@ and the parameters that produced it in ``DataFrame.attrs``, and
 The modules, from the bottom: ``constraints`` (the specification) and
 ``feasibility`` (whether an alloy exists, one predicate per rule),
 ``projection`` (onto the constraints and their grid), ``tables``, ``recipes``,
-``decode``, ``invert``, ``assessment`` (evidence and ranking), and the ``screen`` package.
+``decode``, ``invert``, ``assessment`` (evidence and ranking), the ``screen`` package, and
+``experiments`` (the next batch to make) on top.
 """
 
 import importlib
@@ -57,12 +62,16 @@ _LAZY = {
     "evidence": "assessment",
     "invert_flip": "invert",
     "invert_gradient": "invert",
+    "next_experiments": "experiments",
     "project": "projection",
     "provenance_lines": "tables",
     "rank_candidates": "assessment",
+    "independent_judges": "assessment",
+    "judged": "assessment",
     "recipe": "recipes",
     "recipe_columns": "recipes",
     "reference_from": "assessment",
+    "reference_with": "assessment",
     "stamp": "tables",
     "summarize_by_member": "invert",
     "summarize_inversions": "invert",
@@ -110,12 +119,16 @@ __all__ = [
     "evidence",
     "invert_flip",
     "invert_gradient",
+    "next_experiments",
     "project",
     "provenance_lines",
     "rank_candidates",
+    "independent_judges",
+    "judged",
     "recipe",
     "recipe_columns",
     "reference_from",
+    "reference_with",
     "stamp",
     "summarize_by_member",
     "summarize_inversions",

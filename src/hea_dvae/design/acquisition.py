@@ -36,8 +36,10 @@ STRATEGIES = ("balanced", "greedy", "uncertain", "random")
 #: Weight of the spread in the balanced strategy (one standard deviation of the members).
 DEFAULT_KAPPA = 1.0
 
-#: Two alloys of a batch are at least this far apart (at.% of material moved), by default.
-DEFAULT_MIN_DISTANCE = 5.0
+#: Two alloys of a batch are at least this far apart (at.% of material moved), by default:
+#: at 5 at.% a batch filled with near-copies (Ni10Al35Ti35V20 beside Ni5Co5Al35Ti35V20),
+#: which would teach a lab little more than one of them.
+DEFAULT_MIN_DISTANCE = 10.0
 
 
 def acquisition_values(p, spread, strategy: str = "balanced", kappa: float = DEFAULT_KAPPA,

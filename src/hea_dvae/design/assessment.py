@@ -16,20 +16,16 @@ import numpy as np
 import pandas as pd
 
 from .. import rules
-from ..compositions import as_fractions, composition_distance, formula_on_grid
+from ..compositions import SAME_ALLOY_AT_PCT, as_fractions, composition_distance, formula_on_grid
 from ..cache import remember
 from ..data import load_dataset
 from ..elements import ELEMENTS
 from ..features import featurize
 from ..predictors import score
+from .acquisition import DEFAULT_MIN_DISTANCE, select_batch
 from .projection import admitted
 from .recipes import recipe_columns
 from .tables import describe, stamp
-
-#: Two compositions closer than this (at.%, see :func:`composition_distance`)
-#: are the same alloy: rounding a formula to whole at.% moves it less.
-SAME_ALLOY_AT_PCT = 0.5
-
 
 #: A candidate farther from every dataset alloy than this quantile of the
 #: dataset's own nearest-neighbour distances is flagged as outside the data
@@ -105,6 +101,18 @@ def dataset_reference() -> Reference:
     stored = remember("dataset-outside-threshold",
                       lambda: {"outside_at_pct": outside_threshold(data[list(ELEMENTS)].to_numpy(dtype=float))})
     return reference_from(data, stored["outside_at_pct"])
+
+
+def reference_with(alloys: pd.DataFrame) -> Reference:
+    """:func:`dataset_reference` with more known alloys (e.g. your own results) beside the dataset's.
+
+    ``alloys`` has ``formula``, the 30 fractions and ``label``. The outside
+    threshold stays the dataset's, so that a candidate's ``outside_data``
+    flag means the same with and without your alloys.
+    """
+    columns = ["formula", *ELEMENTS, "label"]
+    data = pd.concat([load_dataset()[columns], alloys[columns]], ignore_index=True)
+    return reference_from(data, dataset_reference().outside_at_pct)
 
 
 def evidence(frame_or_fractions, predictor, reference: Reference | None = None, neighbours: int = 3) -> pd.DataFrame:
@@ -248,6 +256,7 @@ def rank_candidates(
     inside_first: bool = True,
     top: int | None = None,
     reference: Reference | None = None,
+    min_distance: float = DEFAULT_MIN_DISTANCE,
 ) -> pd.DataFrame:
     """Pool the alloys several routes proposed, score them with one predictor, rank them.
 
@@ -271,6 +280,9 @@ def rank_candidates(
         Keep the best ``top``.
     reference : Reference, optional
         For the evidence; default :func:`dataset_reference`.
+    min_distance : float
+        Diverse proposals: an alloy closer than this (at.%) to one ranked
+        above it is left out (0 keeps them all).
 
     Returns
     -------
@@ -303,7 +315,55 @@ def rank_candidates(
     if inside_first:
         keys, ascending = ["outside_data", *keys], [True, *ascending]
     ranked = ranked.sort_values(keys, ascending=ascending, kind="stable")
+    if min_distance > 0 and len(ranked):
+        kept = select_batch(ranked[list(ELEMENTS)].to_numpy(), -np.arange(len(ranked), dtype=float),
+                            n=len(ranked), min_distance=min_distance, same_element_set=True)
+        ranked = ranked.iloc[np.sort(kept)]
     ranked = ranked.head(top) if top is not None else ranked
     ranked.index = pd.RangeIndex(1, len(ranked) + 1, name="rank")
     return stamp(ranked, predictor, route="proposals", routes=list(candidates), constraints=describe(constraints),
-                 batch_grams=batch_grams, include_dataset=include_dataset, inside_first=inside_first, top=top)
+                 batch_grams=batch_grams, include_dataset=include_dataset, inside_first=inside_first, top=top,
+                 min_distance=min_distance)
+
+
+def independent_judges(seeds=range(5, 10)) -> dict:
+    """Models that took no part in a design's optimisation, to judge its end points.
+
+    A design optimised against one ensemble is bound to score well by that
+    ensemble; these judge it independently: an ensemble of the default
+    recipe with other seeds (``seeds``, none of the default predictor's),
+    the authors' released model, and a random forest on the labelled
+    alloys' features (corrected table).
+    """
+    from ..baselines import fitted_forest
+    from ..data import paper_split, split_with_table
+    from ..predictors import released_predictor
+    from ..train import TrainConfig
+    from ..zoo import DEFAULT_SEEDS, DEFAULT_TABLE, seed_ensemble
+
+    seeds = list(seeds)
+    overlap = sorted(set(seeds) & set(DEFAULT_SEEDS))
+    if overlap:
+        raise ValueError(f"seeds {overlap} are members of the default predictor: an independent judge needs others")
+    split = split_with_table(paper_split(), DEFAULT_TABLE)
+    held_out, _ = seed_ensemble(split, TrainConfig.with_table(DEFAULT_TABLE), seeds,
+                                name=f"ours, seeds {seeds[0]}-{seeds[-1]}")
+    return {held_out.name: held_out, "released (authors)": released_predictor(),
+            "random forest": fitted_forest(split, DEFAULT_TABLE)}
+
+
+def judged(frame: pd.DataFrame, judges: dict, target: float) -> pd.DataFrame:
+    """Each design of ``frame`` (a ``formula`` column) scored by every judge: p and whether it reaches ``target``.
+
+    Returns
+    -------
+    DataFrame
+        ``frame``'s rows with ``p (<judge>)`` per judge and ``reached (<judge>)``.
+    """
+    out = frame.copy()
+    fractions = as_fractions(list(frame["formula"]))
+    for name, judge in judges.items():
+        p, _ = score(judge, fractions)
+        out[f"p ({name})"] = p
+        out[f"reached ({name})"] = p >= target
+    return out

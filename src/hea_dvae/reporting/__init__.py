@@ -32,7 +32,7 @@ A chapter writes ``from hea_dvae import reporting`` and then
 ``reporting.readable(table)`` and, at its end, ``reporting.provenance(...)``.
 """
 
-from .claims import claim
+from .claims import claim, difference_sentences, interval_claim
 from .claims import check as check_claims
 from .headline import (
     PAPER_ITEMS,
@@ -40,6 +40,7 @@ from .headline import (
     PaperResult,
     coverage,
     headline_table,
+    verdict_outcomes,
     listed_keys,
     published_table,
     verdict,
@@ -76,6 +77,8 @@ __all__ = [
     "COLUMN_LABELS",
     "check_claims",
     "claim",
+    "difference_sentences",
+    "interval_claim",
     "DECODED_FORMULA",
     "DECODED_FORMULA_TOLERANCE",
     "EXACT_RTOL",
@@ -93,6 +96,7 @@ __all__ = [
     "elapsed_seconds",
     "formula_difference",
     "headline_table",
+    "verdict_outcomes",
     "listed_keys",
     "paired_interval_tolerance",
     "profile_parameters",

@@ -11,8 +11,8 @@ code, may reverse it. So every comparative sentence of a chapter is a
   ``"above zero"``, ``"below zero"`` or ``"not resolved"`` for a paired
   difference and its interval;
 - the chapter gives one sentence per outcome; the one that holds is glued
-  under the claim's name, so the prose says what the numbers say
-  (``{glue:md}`claim_name```), and is shown in the chapter;
+  as Markdown under ``said_<name>``, so the prose says what the numbers say
+  (``{glue:md}`said_name```), and the outcome as text under ``claim_<name>``;
 - the claim is recorded (kind ``"claim"``): ``tests/reference`` keeps its
   outcome, and the tests re-derive the outcome from the *new* numbers of a
   re-execution with the same rule (:func:`check`). A changed outcome fails
@@ -130,7 +130,8 @@ def claim(name: str, rule: str, evidence: Mapping[str, str | float], sentences: 
     Parameters
     ----------
     name : str
-        The claim's name; recorded and glued as ``claim_<name>``.
+        The claim's name; recorded (its outcome glued) as ``claim_<name>``;
+        its sentence is glued as ``said_<name>``.
     rule : str
         One of :data:`RULES`.
     evidence : mapping
@@ -169,7 +170,7 @@ def claim(name: str, rule: str, evidence: Mapping[str, str | float], sentences: 
             keys[role] = item
         else:
             keys[role] = _constant_key(name, role)
-            record(keys[role], item, kind="exact", glue=False)
+            record(keys[role], item, kind="exact")
     recorded = _state["records"]
     absent = [key for key in keys.values() if key not in recorded]
     if absent:
@@ -178,11 +179,34 @@ def claim(name: str, rule: str, evidence: Mapping[str, str | float], sentences: 
     outcome = outcome_of(rule, numbers)
     sentence = sentences[outcome].format(**numbers)
     entry_key = f"claim_{name}"
-    record(entry_key, outcome, kind="exact", glue=False)
+    record(entry_key, outcome, kind="exact")  # the outcome, glued as text: read back from the notebook
     _state["records"][entry_key].update(kind=CLAIM, rule=rule, evidence=keys, sentence=sentence)
     _write()
-    _glue_markdown(entry_key, sentence)
+    _glue_markdown(f"said_{name}", sentence)
     return sentence
+
+
+def interval_claim(name: str, interval, sentences: Mapping[str, str], *, tolerance: float, basis: str) -> str:
+    """Record a difference and its interval, and decide the claim ``name`` on it (rule ``interval``).
+
+    ``interval`` is ``(difference, low, high)`` (an
+    :class:`~hea_dvae.metrics.Interval` or a row of a paired table); the three
+    numbers are recorded as ``<name>_difference``, ``<name>_low`` and
+    ``<name>_high`` (trained, within ``tolerance``), and the sentences may
+    quote them as ``{difference}``, ``{low}`` and ``{high}``.
+    """
+    difference, low, high = (float(v) for v in interval)
+    for role, value in (("difference", difference), ("low", low), ("high", high)):
+        record(f"{name}_{role}", value, kind="trained", tolerance=tolerance, basis=basis)
+    return claim(name, "interval", {role: f"{name}_{role}" for role in ("difference", "low", "high")}, sentences)
+
+
+def difference_sentences(subject: str, a: str, b: str, unit: str = "") -> dict[str, str]:
+    """The three sentences of an interval claim: ``subject`` is higher with ``a``, lower, or not resolved."""
+    quoted = "{difference:+.3f}" + unit + ", 95 % interval [{low:+.3f}, {high:+.3f}]"
+    return {"above zero": f"{subject} is higher with {a} than with {b} ({quoted}).",
+            "below zero": f"{subject} is lower with {a} than with {b} ({quoted}).",
+            "not resolved": f"{subject} is not resolved between {a} and {b} ({quoted})."}
 
 
 def _glue_markdown(key: str, text: str) -> None:

@@ -920,3 +920,43 @@ def data_efficiency(results: pd.DataFrame, metrics=("auc", "accuracy")):
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncol=3, fontsize=9, frameon=False)
     return fig
+
+
+def loop_curves(summary: pd.DataFrame, ylabel: str, titles: dict | None = None, reference: float | None = None,
+                reference_label: str | None = None):
+    """A metric of the design loop against round: a panel per model, a line per strategy with its band.
+
+    ``summary`` is :func:`hea_dvae.loop.summary`'s table (index model,
+    strategy, round; columns ``mean``, ``low``, ``high``: the mean over
+    repeats and its 95 % interval, drawn as the band). ``titles`` names the
+    panels (model -> title); ``reference`` draws a dotted horizontal line
+    (e.g. the single-phase share of the pool: what random casting finds).
+    Rounds without a value (round 0 of the alloys found) are left out.
+    """
+    titles = titles or {}
+    models = list(dict.fromkeys(summary.index.get_level_values("model")))
+    strategies = list(dict.fromkeys(summary.index.get_level_values("strategy")))
+    colors = {strategy: f"C{i}" for i, strategy in enumerate(sorted(strategies))}
+    fig, axes = plt.subplots(1, len(models), figsize=(PAGE_WIDTH, 3.3), sharex=True, sharey=True, squeeze=False,
+                             layout="constrained")
+    for ax, model in zip(axes[0], models):
+        for strategy in strategies:
+            if (model, strategy) not in summary.index.droplevel("round"):
+                continue
+            rows = summary.loc[(model, strategy)].dropna(subset=["mean"]).sort_index()
+            rounds = rows.index.to_numpy(float)
+            ax.plot(rounds, rows["mean"], color=colors[strategy], marker="o", ms=3, lw=1.4, label=strategy)
+            ax.fill_between(rounds, rows["low"].fillna(rows["mean"]), rows["high"].fillna(rows["mean"]),
+                            color=colors[strategy], alpha=0.15, lw=0)
+        if reference is not None:
+            ax.axhline(reference, color="0.4", ls=":", lw=1, label=reference_label)
+        ax.set_title(titles.get(model, model), fontsize=10)
+        ax.set_xlabel("round")
+    axes[0, 0].set_ylabel(ylabel)
+    seen: dict = {}  # a strategy run with one model only still gets its entry
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(label, handle)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="outside upper center", ncol=len(seen), fontsize=9,
+               frameon=False)
+    return fig

@@ -46,6 +46,9 @@ SMOKE_RULES: dict[str, Callable] = {
     "recipe_seeds": _at_most(0),  # the recipe table trains each recipe for thousands of steps
     "cv_folds": _at_most(2),
     "cv_repeats": _at_most(1),
+    "ssvae_repeats": _at_most(1),  # 07_new_systems: repeats whose folds also train the SSVAE
+    "inner_folds": _at_most(2),  # 07_new_systems: inner folds of every nested choice
+    "inner_trees": _at_most(20),  # 07_new_systems: trees of each forest fitted for a choice
     "n_bootstrap": _at_most(100),
     "build_predictor": lambda value: False,  # five models of the full recipe
     "fractions": _first_and_last,
@@ -58,17 +61,29 @@ SMOKE_RULES: dict[str, Callable] = {
     "screen_sizes": _first(1),
     "grid_sizes": _first(1),
     "dask_workers": _at_most(0),  # a local cluster takes seconds to start
+    # 08_design_loop: a loop of two short rounds, twice, with small ensembles
+    "loop_repeats": _at_most(2),
+    "loop_rounds": _at_most(2),
+    "loop_members": _at_most(2),
+    "loop_trees": _at_most(10),
+    "loop_epochs": _at_most(2),
+    "loop_workers": _at_most(1),  # a worker process takes seconds to start
 }
 
 #: Exact records that count what the smoke profile shrinks: they differ from
 #: the reference by design, so a smoke run does not check them.
 SMOKE_UNCHECKED: frozenset[str] = frozenset({
     "table2_seeds_used",  # 03_data_efficiency: table2_seeds
+    "seeds_used",  # 02_model: seeds
     "seed_background_size",  # 05_interpretation
     "screen_alloys",  # 06_design: screen_sizes
     "grid_alloys",  # 06_design: grid_sizes
     "grid_screened",
     "grid_mixed_share",
+    "flagged_share",  # 07_new_systems: cv_folds and cv_repeats
+    "loop_repeats_used",  # 08_design_loop: loop_repeats, loop_rounds
+    "loop_rounds_used",
+    "loop_cast_per_arm",
 })
 
 

@@ -18,6 +18,7 @@ from multiprocessing import get_context
 import numpy as np
 
 from ...elements import ELEMENTS, FEATURES
+from ...workers import dask_client, import_distributed
 from .scorer import Scorer
 from .space import FAMILIES, FAMILY_NAMES, _FAMILY_OF, _Batch, _piece_blocks
 from .sparse import feature_columns
@@ -174,19 +175,10 @@ class _Runner:
             self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
                                              initializer=_init_process, initargs=(scorer, settings))
         elif backend == "dask":
-            try:
-                import distributed  # the optional heavy dependency, only when asked for
-            except ImportError:
-                raise ImportError("screening on Dask needs the 'distributed' package: "
-                                  "pip install 'dask[distributed]'") from None
-
-            if isinstance(scheduler, distributed.Client):
-                self._client, self._owns_client = scheduler, False
-            elif scheduler is not None:
-                try:
-                    self._client, self._owns_client = distributed.Client(scheduler), True
-                except OSError as error:
-                    raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler!r}: {error}") from None
+            # The optional heavy dependency, only when asked for.
+            distributed = import_distributed("screening")
+            if scheduler is not None:
+                self._client, self._owns_client = dask_client(scheduler, "screening")
             else:
                 # CRITICAL: workers log a harmless heartbeat error when the cluster closes.
                 self._cluster = distributed.LocalCluster(

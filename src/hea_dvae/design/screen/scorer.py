@@ -301,9 +301,9 @@ class Scorer:
             logit += scaled[member]
         return total / self.n_members, members, logit / self.n_members
 
-    def member_probabilities(self, e, chunk: int = DEFAULT_CHUNK) -> np.ndarray:
-        """sigmoid(logit / temperature) of every member, (n_members, n)."""
-        return self._probabilities(self.member_logits(e, chunk))[1]
+    def member_probabilities(self, e, chunk: int = DEFAULT_CHUNK, compiled: bool = False) -> np.ndarray:
+        """sigmoid(logit / temperature) of every member, (n_members, n); ``compiled``: see :func:`softplus_from_exp`."""
+        return self._probabilities(self.member_logits(e, chunk, compiled))[1]
 
     def predict_proba(self, e, chunk: int = DEFAULT_CHUNK) -> np.ndarray:
         """Mean member probability of a single phase, (n,)."""
