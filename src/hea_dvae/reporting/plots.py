@@ -923,40 +923,52 @@ def data_efficiency(results: pd.DataFrame, metrics=("auc", "accuracy")):
 
 
 def loop_curves(summary: pd.DataFrame, ylabel: str, titles: dict | None = None, reference: float | None = None,
-                reference_label: str | None = None):
+                reference_label: str | None = None, limits: tuple[float, float] | None = None):
     """A metric of the design loop against round: a panel per model, a line per strategy with its band.
 
     ``summary`` is :func:`hea_dvae.loop.summary`'s table (index model,
     strategy, round; columns ``mean``, ``low``, ``high``: the mean over
-    repeats and its 95 % interval, drawn as the band). ``titles`` names the
-    panels (model -> title); ``reference`` draws a dotted horizontal line
-    (e.g. the single-phase share of the pool: what random casting finds).
-    Rounds without a value (round 0 of the alloys found) are left out.
+    repeats and its 95 % interval, drawn as the band), panels and lines in
+    its order. ``titles`` names the panels (model -> title); ``reference``
+    draws a dotted horizontal line (e.g. the single-phase share of the pool:
+    what random casting finds); ``limits`` clips the bands to the values the
+    metric can take. Rounds without a value (round 0 of the alloys found)
+    are left out.
     """
+    from matplotlib.ticker import MaxNLocator
+
     titles = titles or {}
     models = list(dict.fromkeys(summary.index.get_level_values("model")))
     strategies = list(dict.fromkeys(summary.index.get_level_values("strategy")))
     colors = {strategy: f"C{i}" for i, strategy in enumerate(sorted(strategies))}
     fig, axes = plt.subplots(1, len(models), figsize=(PAGE_WIDTH, 3.3), sharex=True, sharey=True, squeeze=False,
                              layout="constrained")
+    of_model, of_strategy = (summary.index.get_level_values(level) for level in ("model", "strategy"))
     for ax, model in zip(axes[0], models):
         for strategy in strategies:
-            if (model, strategy) not in summary.index.droplevel("round"):
+            chosen = (of_model == model) & (of_strategy == strategy)
+            if not chosen.any():
                 continue
-            rows = summary.loc[(model, strategy)].dropna(subset=["mean"]).sort_index()
+            rows = summary[chosen].droplevel(["model", "strategy"]).dropna(subset=["mean"]).sort_index()
             rounds = rows.index.to_numpy(float)
+            low, high = rows["low"].fillna(rows["mean"]), rows["high"].fillna(rows["mean"])
+            if limits is not None:
+                low, high = low.clip(*limits), high.clip(*limits)
             ax.plot(rounds, rows["mean"], color=colors[strategy], marker="o", ms=3, lw=1.4, label=strategy)
-            ax.fill_between(rounds, rows["low"].fillna(rows["mean"]), rows["high"].fillna(rows["mean"]),
-                            color=colors[strategy], alpha=0.15, lw=0)
+            ax.fill_between(rounds, low, high, color=colors[strategy], alpha=0.15, lw=0)
         if reference is not None:
             ax.axhline(reference, color="0.4", ls=":", lw=1, label=reference_label)
         ax.set_title(titles.get(model, model), fontsize=10)
         ax.set_xlabel("round")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0, 0].set_ylabel(ylabel)
-    seen: dict = {}  # a strategy run with one model only still gets its entry
+    seen: dict = {}  # a strategy run with one model only still gets its entry; the reference comes last
     for ax in axes[0]:
         for handle, label in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(label, handle)
+            if label != reference_label:
+                seen.setdefault(label, handle)
+    if reference is not None and reference_label:
+        seen[reference_label] = axes[0, 0].get_lines()[-1]
     fig.legend(list(seen.values()), list(seen.keys()), loc="outside upper center", ncol=len(seen), fontsize=9,
                frameon=False)
     return fig
