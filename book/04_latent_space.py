@@ -316,12 +316,12 @@ for name, value in controls.items():
     record_released(f"released_probe_{name.replace(' ', '_').replace('=', 'is')}", value, tolerance=0.01)
 record_released("released_probe_weakest_control", controls.drop("true label").min(), tolerance=0.01)
 reporting.claim("probe_controls", "greater", {"a": "released_probe_weakest_control", "b": 0.5, "margin": 0.05}, {
-    "greater": "Without the true label the probe still reads the label off $z$ (weakest control: AUC {a:.2f}): "
-               "the label is in $z$ through the composition, not only through the encoder's input $y$.",
-    "less": "Without the true label the probe reads the label off $z$ worse than chance (weakest control: "
+    "greater": "Without the true label the probe still reads the label off *z* (weakest control: AUC {a:.2f}): "
+               "the label is in *z* through the composition, not only through the encoder's input *y*.",
+    "less": "Without the true label the probe reads the label off *z* worse than chance (weakest control: "
             "AUC {a:.2f}).",
-    "equal within the margin": "Without the true label the probe can no longer read the label off $z$ "
-                               "(weakest control: AUC {a:.2f}): what it read was the encoder's input $y$.",
+    "equal within the margin": "Without the true label the probe can no longer read the label off *z* "
+                               "(weakest control: AUC {a:.2f}): what it read was the encoder's input *y*.",
 })
 controls.round(3).to_frame()
 
@@ -424,10 +424,10 @@ for key in ["composition_error_mean", "probability_error_mean", "latent_error_me
     reporting.record(f"ours_{key}", ours_summary.loc[key, "mean"], kind="trained",
                      spread=ours_summary.loc[key, "std"], n=int(ours_summary.loc[key, "runs"]))
 reporting.claim("ours_probe", "greater", {"a": "ours_probe_auc_z", "b": 0.5, "margin": 0.05}, {
-    "greater": "With the true label, the probe reads the label off our models' $z$ too (AUC {a:.2f} on average "
+    "greater": "With the true label, the probe reads the label off our models' *z* too (AUC {a:.2f} on average "
                "over seeds),",
-    "less": "With the true label, the probe reads our models' $z$ worse than chance (AUC {a:.2f} on average),",
-    "equal within the margin": "With the true label, the probe cannot read the label off our models' $z$ "
+    "less": "With the true label, the probe reads our models' *z* worse than chance (AUC {a:.2f} on average),",
+    "equal within the margin": "With the true label, the probe cannot read the label off our models' *z* "
                                "(AUC {a:.2f} on average, within 0.05 of chance),",
 })
 pd.concat([released_summary.rename("released model"),

@@ -119,7 +119,7 @@ settings
 #    their spread $s$, a strategy values it, and the batch takes the most
 #    valuable candidates that lie at least `min_distance` at.% apart and
 #    belong to different element sets
-#    ({mod}`hea_dvae.design.acquisition`);
+#    (`hea_dvae.design.acquisition`);
 # 3. **cast** it: the batch's true labels are revealed and join the
 #    labelled set.
 #
