@@ -149,6 +149,36 @@ def featurize_formulas(formulas: Iterable[str], table: str = "paper") -> pd.Data
     return pd.DataFrame(values.reshape(len(formulas), len(FEATURES)), index=formulas, columns=list(FEATURES))
 
 
+#: Published values of reference alloys, as printed: (formula, feature) -> (value, source).
+#: δ in %, ΔH_mix in kJ/mol; computed there from metallic radii and Takeuchi–Inoue pair enthalpies.
+LITERATURE_VALUES: dict[tuple[str, str], tuple[float, str]] = {
+    ("CoCrFeMnNi", "delta"): (3.27, "Zhang et al. 2014, Prog. Mater. Sci. 61, 1"),
+    ("CoCrFeMnNi", "delta_h_mix"): (-4.16, "Zhang et al. 2014, Prog. Mater. Sci. 61, 1"),
+    ("AlCoCrFeNi", "delta"): (5.78, "Guo et al. 2011, J. Appl. Phys. 109, 103505"),
+    ("AlCoCrFeNi", "delta_h_mix"): (-12.32, "Guo et al. 2011, J. Appl. Phys. 109, 103505"),
+    ("MoNbTaW", "delta"): (2.31, "Yang & Zhang 2012, Mater. Chem. Phys. 132, 233"),
+    ("MoNbTaW", "delta_h_mix"): (-6.50, "Yang & Zhang 2012, Mater. Chem. Phys. 132, 233"),
+}
+
+
+def tables_against_literature(tables=("paper", "corrected", "standard"), values=None) -> pd.DataFrame:
+    """Each published reference value beside the same feature computed with each element table.
+
+    Returns
+    -------
+    DataFrame
+        Index ``formula, feature``; ``published``, one column per table,
+        and ``source``.
+    """
+    values = LITERATURE_VALUES if values is None else values
+    formulas = list(dict.fromkeys(formula for formula, _ in values))
+    computed = {table: featurize_formulas(formulas, table) for table in tables}
+    rows = [{"formula": formula, "feature": feature, "published": value,
+             **{table: float(computed[table].loc[formula, feature]) for table in tables}, "source": source}
+            for (formula, feature), (value, source) in values.items()]
+    return pd.DataFrame(rows).set_index(["formula", "feature"])
+
+
 def feature_agreement(data: pd.DataFrame, table: str = "paper") -> pd.DataFrame:
     """How closely :func:`featurize` reproduces a dataset's feature columns.
 
