@@ -269,6 +269,26 @@ def _stored_shapes(weights: Path) -> dict[str, tuple[int, ...]]:
         raise CheckpointError(f"cannot read {weights}: {error}") from None
 
 
+
+def _checked_files(directory) -> tuple[dict, Path]:
+    """A checkpoint folder's checked description and the path of its weights file (which must exist)."""
+    directory = Path(directory)
+    description = read_config(directory)
+    check_config(description)
+    weights = directory / WEIGHTS_FILE
+    if not weights.is_file():
+        raise CheckpointError(f"{directory} is incomplete: {WEIGHTS_FILE} is missing")
+    return description, weights
+
+
+def _check_weights_digest(weights: Path, description: dict) -> None:
+    """The weights file must match the SHA-256 its description recorded (when it recorded one)."""
+    recorded = description.get("weights_sha256")
+    if recorded is not None and sha256(weights) != recorded:
+        raise CheckpointError(f"{weights} does not match the SHA-256 recorded in {CONFIG_FILE} "
+                              "(the file was damaged or replaced)")
+
+
 def load(directory: str | os.PathLike, device="cpu") -> "SSVAE":
     """Load and check a checkpoint written by :func:`save`.
 
@@ -291,12 +311,7 @@ def load(directory: str | os.PathLike, device="cpu") -> "SSVAE":
 
     from .model import SSVAE, SSVAEConfig
 
-    directory = Path(directory)
-    description = read_config(directory)
-    check_config(description)
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise CheckpointError(f"{directory} is incomplete: {WEIGHTS_FILE} is missing")
+    description, weights = _checked_files(directory)
     try:
         config = SSVAEConfig.from_dict(description["model"])
         if (config.n_elements, config.n_features) != (len(ELEMENTS), len(FEATURES)):
@@ -307,12 +322,7 @@ def load(directory: str | os.PathLike, device="cpu") -> "SSVAE":
             expected = {key: tuple(t.shape) for key, t in SSVAE(config).state_dict().items()}
     except (KeyError, TypeError, ValueError, OverflowError, RuntimeError) as error:
         raise CheckpointError(f"invalid model configuration in {directory}: {_short(str(error), 200)}") from None
-    recorded = description.get("weights_sha256")
-    if recorded is not None and sha256(weights) != recorded:
-        raise CheckpointError(
-            f"{weights} does not match the SHA-256 recorded in {CONFIG_FILE} "
-            "(the file was damaged or replaced)"
-        )
+    _check_weights_digest(weights, description)
     stored = _stored_shapes(weights)
     missing = sorted(set(expected) - set(stored))
     unexpected = sorted(set(stored) - set(expected))
@@ -357,16 +367,8 @@ def read_state(directory: str | os.PathLike) -> tuple[dict[str, np.ndarray], dic
     """
     from safetensors.numpy import load_file
 
-    directory = Path(directory)
-    description = read_config(directory)
-    check_config(description)
-    weights = directory / WEIGHTS_FILE
-    if not weights.is_file():
-        raise CheckpointError(f"{directory} is incomplete: {WEIGHTS_FILE} is missing")
-    recorded = description.get("weights_sha256")
-    if recorded is not None and sha256(weights) != recorded:
-        raise CheckpointError(f"{weights} does not match the SHA-256 recorded in {CONFIG_FILE} "
-                              "(the file was damaged or replaced)")
+    description, weights = _checked_files(directory)
+    _check_weights_digest(weights, description)
     shapes = _stored_shapes(weights)
     if shapes.get("feature_mean") != (len(FEATURES),) or shapes.get("feature_std") != (len(FEATURES),):
         raise CheckpointError(f"{weights} lacks a feature scaler of {len(FEATURES)} values")
