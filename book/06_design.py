@@ -20,8 +20,9 @@
 # to form a single phase, with the evidence beside them and a recipe to
 # cast them. The paper proposes three workflows; we reproduce each with the
 # authors' released model, then run it with ours (the ensemble
-# `hea_dvae.zoo.default_predictor()`, trained on the corrected element
-# table), and add a fourth:
+# `hea_dvae.zoo.default_predictor()`, trained on the standard element
+# table of chapter 1: metallic radii, Takeuchi–Inoue enthalpies), and add a
+# fourth:
 #
 # 1. **latent-space design**: decode a chosen $z$ with a label $y$ and
 #    re-score the alloy (the paper's three examples);
@@ -270,7 +271,8 @@ plots.glue_figure("fig-screen", plots.screen_distributions(screens))
 # ours {glue:text}`screen_ours_share:.1%`. Most of the 169,911 mix
 # elements that no alloy of the dataset combines, so these shares say more
 # about the models than about metallurgy. The best ten of each, with the
-# evidence: the empirical rules on the corrected table, the nearest alloys
+# evidence: the empirical rules on the standard table (the radii and
+# enthalpies their thresholds were calibrated on), the nearest alloys
 # of the dataset (label, distance in at.%), element pairs never seen
 # together, and whether the alloy is already in the dataset.
 

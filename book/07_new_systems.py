@@ -424,7 +424,7 @@ flag_table.describe().loc[["mean", "std"]]
 # ## 7. Which predictor the command line uses
 #
 # {glue:md}`said_best_model` Yet `hea-dvae predict`, `hea-dvae design` and
-# the screen still use the **SSVAE ensemble** of chapter 2 (corrected
+# the screen still use the **SSVAE ensemble** of chapter 2 (standard
 # table, five seeds), for now, for three reasons:
 #
 # - gradient inversion ({doc}`Chapter 6 <06_design>`, section 5) follows

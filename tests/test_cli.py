@@ -494,6 +494,17 @@ def test_train_records_the_prior_and_the_table(tmp_path, capsys):
     assert checkpoint.read_config(out)["extra"]["prior"] == {"kind": "constant", "r": 0.6}
 
 
+def test_train_offers_every_element_table(tmp_path):
+    # Kept apart so that --help loads no numpy: the tables of the library all the same.
+    from hea_dvae import cli, elements
+
+    assert cli.TABLES == elements.TABLES
+    out = tmp_path / "standard"
+    assert main(["train", "--out", str(out), "--epochs", "2", "--table", "standard", "--quiet"]) == 0
+    assert checkpoint.read_config(out)["model"]["table"] == "standard"
+    assert main(["predict", "CoCrFeMnNi", "--model", str(out)]) == 0
+
+
 @pytest.mark.parametrize("prior", ["1.5", "optimistic"])
 def test_train_refuses_a_nonsense_prior(tmp_path, capsys, prior):
     out = tmp_path / "never"

@@ -346,14 +346,19 @@ def test_evidence_finds_neighbours_unseen_pairs_and_dataset_alloys():
 
 
 @pytest.mark.needs_data
-def test_evidence_rules_are_the_priors_verdict_on_the_corrected_table():
+def test_evidence_rules_are_read_on_the_table_they_were_calibrated_on():
     from hea_dvae import priors
     from hea_dvae.features import featurize
 
     found = design.evidence(["CoCrFeMnNi", "AlCoCrFeNi"], random_ensemble(), reference=_toy_reference())
-    verdict = priors.rules_verdict(featurize(as_fractions(["CoCrFeMnNi", "AlCoCrFeNi"]), "corrected"))
+    verdict = priors.rules_verdict(featurize(as_fractions(["CoCrFeMnNi", "AlCoCrFeNi"]), "standard"))
     np.testing.assert_allclose(found["rules_vec"], verdict["vec"])
+    np.testing.assert_allclose(found["rules_delta"], verdict["delta"])
     assert found["rules_single_phase"].tolist() == verdict["single_phase"].tolist()
+    # The Cantor alloy as the literature gives it (metallic radii, Takeuchi-Inoue pair
+    # enthalpies), not the paper table's 1.78 % and -6.54 kJ/mol.
+    assert found.loc[0, "rules_delta"] == pytest.approx(3.27, abs=0.005)
+    assert found.loc[0, "rules_delta_h_mix"] == pytest.approx(-4.16, abs=0.005)
 
 
 @pytest.mark.needs_data

@@ -203,7 +203,7 @@ def test_sparse_features_broadcast_sets_against_a_grid():
 
 
 @pytest.mark.needs_data
-@pytest.mark.parametrize("table", ["paper", "corrected"])
+@pytest.mark.parametrize("table", ["paper", "corrected", "standard"])
 def test_sparse_features_equal_featurize_real_tables(table):
     rng = np.random.default_rng(1)
     for k in (2, 4, 5, 6):

@@ -742,6 +742,45 @@ def _schedule(p: _Prepared) -> tuple:
 _PART_PREFIXES = {"classifier": ("encoder_y.",), "vae": ("encoder_z.", "decoder.")}
 
 
+def _validation_scores(p: _Prepared, total: torch.Tensor, classification: torch.Tensor, probability: np.ndarray,
+                       reconstructed: np.ndarray) -> dict:
+    """One run's validation scores (the keys of train.fit's history) from its rows of the batched pass."""
+    n = len(p.val_y)
+    alpha = p.config.model.alpha
+    probability = probability[:n]
+    errors = reconstruction_errors(p.val_x, reconstructed[:n])
+    return {
+        "val_loss": total[:n].mean().item(),
+        "val_bce": classification[:n].mean().item() / alpha if alpha else float("nan"),
+        "val_auc": roc_auc(p.val_y, probability),
+        "val_accuracy": float(((probability > 0.5) == (p.val_y == 1)).mean()),
+        "val_mae_all": errors["mae_all"],
+        "val_element_set_recovered": errors["element_set_recovered"],
+    }
+
+
+def _run_result(layout: _Layout, state: _RunState, last_rows: torch.Tensor, epoch: int,
+                device) -> tuple[SSVAE, pd.DataFrame]:
+    """A finished run's model (each part's best snapshot, else its last weights) and history."""
+    p = state.prepared
+    weights = dict(p.initial)
+    weights.update(layout.unflatten(last_rows))
+    for part, prefixes in _PART_PREFIXES.items():
+        rows = state.best[part]["rows"]
+        if rows is not None:
+            weights.update({name: value for name, value in layout.unflatten(rows).items()
+                            if name.startswith(prefixes)})
+    model = SSVAE(p.config.model)
+    model.load_state_dict(weights)
+    model.to(device).eval()
+    history = pd.DataFrame.from_records(state.records)
+    history.attrs.update(
+        best_epoch=state.best["classifier"]["epoch"], best_vae_epoch=state.best["vae"]["epoch"],
+        epochs_run=int(epoch), seed=p.run.seed, train_config=p.config.to_dict(), prior=p.prior.to_dict(),
+    )
+    return model, history
+
+
 class _Trainer:
     """The K runs of one batch, trained epoch by epoch until each has stopped."""
 
@@ -843,22 +882,9 @@ class _Trainer:
         # Each validation alloy's row carries its label: decoded at z = mean, as train.fit scores it.
         reconstructed = torch.softmax(outputs[3], dim=-1).cpu().numpy()
         probabilities = torch.sigmoid(outputs[0]).cpu().numpy()
-        scores = []
-        for position, state in enumerate(self.states):
-            p = state.prepared
-            n = len(p.val_y)
-            alpha = p.config.model.alpha
-            probability = probabilities[position, :n]
-            errors = reconstruction_errors(p.val_x, reconstructed[position, :n])
-            scores.append({
-                "val_loss": total[position, :n].mean().item(),
-                "val_bce": parts["classification"][position, :n].mean().item() / alpha if alpha else float("nan"),
-                "val_auc": roc_auc(p.val_y, probability),
-                "val_accuracy": float(((probability > 0.5) == (p.val_y == 1)).mean()),
-                "val_mae_all": errors["mae_all"],
-                "val_element_set_recovered": errors["element_set_recovered"],
-            })
-        return scores
+        return [_validation_scores(state.prepared, total[position], parts["classification"][position],
+                                   probabilities[position], reconstructed[position])
+                for position, state in enumerate(self.states)]
 
     def evaluate(self, epoch: int, totals: torch.Tensor, seconds: float) -> list[int]:
         """Record the runs due at ``epoch``, keep their snapshots; return the positions that stop."""
@@ -888,7 +914,8 @@ class _Trainer:
         """Build the models of the runs at ``positions`` and drop them from the stack."""
         for position in positions:
             state = self.states[position]
-            self.results[state.prepared.index] = self._result(state, position, epoch)
+            self.results[state.prepared.index] = _run_result(self.layout, state, self.stack.run_rows(position),
+                                                             epoch, self.device)
         keep = [i for i in range(len(self.states)) if i not in set(positions)]
         self.states = [self.states[i] for i in keep]
         if keep:
@@ -897,25 +924,6 @@ class _Trainer:
             self.pool = {name: value.index_select(0, index) for name, value in self.pool.items()}
             self.validation = {name: value.index_select(0, index) for name, value in self.validation.items()}
         self._segments.clear()
-
-    def _result(self, state: _RunState, position: int, epoch: int) -> tuple[SSVAE, pd.DataFrame]:
-        p = state.prepared
-        weights = dict(p.initial)
-        weights.update(self.layout.unflatten(self.stack.run_rows(position)))
-        for part, prefixes in _PART_PREFIXES.items():
-            rows = state.best[part]["rows"]
-            if rows is not None:
-                weights.update({name: value for name, value in self.layout.unflatten(rows).items()
-                                if name.startswith(prefixes)})
-        model = SSVAE(p.config.model)
-        model.load_state_dict(weights)
-        model.to(self.device).eval()
-        history = pd.DataFrame.from_records(state.records)
-        history.attrs.update(
-            best_epoch=state.best["classifier"]["epoch"], best_vae_epoch=state.best["vae"]["epoch"],
-            epochs_run=int(epoch), seed=p.run.seed, train_config=p.config.to_dict(), prior=p.prior.to_dict(),
-        )
-        return model, history
 
     def train(self) -> dict[int, tuple[SSVAE, pd.DataFrame]]:
         start = time.perf_counter()

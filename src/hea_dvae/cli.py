@@ -250,7 +250,7 @@ def load_predictor(model: str | None = None, scores_only: bool = False):
     """The predictor a command uses.
 
     ``None`` or ``"default"``: :func:`hea_dvae.zoo.default_predictor` (our
-    ensemble, corrected element table; trained and cached on first use);
+    ensemble, standard element table; trained and cached on first use);
     ``"released"``: the authors' weights; anything else: a checkpoint folder
     (one model).
 
@@ -483,6 +483,8 @@ def _cmd_design_screen(args: argparse.Namespace) -> int:
 STRATEGIES = ("balanced", "greedy", "uncertain", "random")
 #: Least distance between two proposals (:data:`hea_dvae.design.acquisition.DEFAULT_MIN_DISTANCE`, the same way).
 DEFAULT_MIN_DISTANCE = 10.0
+#: Element tables ``train --table`` offers (:data:`hea_dvae.elements.TABLES`, the same way).
+TABLES = ("paper", "corrected", "standard")
 
 
 def _known_results(args: argparse.Namespace):
@@ -561,7 +563,8 @@ def _model_option(parser: argparse.ArgumentParser) -> None:
         "--model", metavar="MODEL",
         help="'released' (the authors' weights, paper element table), or a checkpoint folder "
         "(one model); default: our ensemble of the default recipe's seed models on the paper "
-        "split with the corrected element table (trained once and cached)",
+        "split with the standard element table (metallic radii, Takeuchi-Inoue enthalpies; trained once "
+        "and cached)",
     )
 
 
@@ -672,8 +675,9 @@ def _add_fetch_and_train(commands) -> None:
     train.add_argument("--lr", type=finite, help="Adam learning rate")
     train.add_argument("--alpha", type=finite, help="weight of the supervised classification loss")
     train.add_argument("--z-dim", type=int, help="latent dimension")
-    train.add_argument("--table", choices=("paper", "corrected"), default="paper",
-                       help="element table of the features (default: paper)")
+    train.add_argument("--table", choices=TABLES, default="paper",
+                       help="element table of the features: paper (the paper's), corrected (its VEC "
+                       "corrected) or standard (metallic radii, Takeuchi-Inoue enthalpies) (default: paper)")
     train.add_argument("--prior", default="flat",
                        help="p(y=1) of the unlabelled alloys: 'flat' (0.5, the paper's), 'expert' "
                        "(the empirical rules, fitted on the labelled alloys; see hea_dvae.priors), "

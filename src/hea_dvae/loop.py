@@ -140,7 +140,7 @@ class LoopConfig:
     members: int = 3
     trees: int = 50
     train_config: TrainConfig = field(
-        default_factory=lambda: TrainConfig.with_table("corrected", epochs=20, eval_every=2))
+        default_factory=lambda: TrainConfig.with_table("standard", epochs=20, eval_every=2))
     head_epochs: int = 50
     head_eval_every: int = 5
     kappa: float = DEFAULT_KAPPA

@@ -33,9 +33,11 @@ from .tables import describe, stamp
 OUTSIDE_QUANTILE = 0.9
 
 
-#: Table of the features behind the empirical rules: the corrected one, whose
-#: VEC counts s + d electrons (the paper table's VEC is wrong for 9 elements).
-RULES_TABLE = "corrected"
+#: Table of the features behind the empirical rules: the ``standard`` one, with
+#: the metallic radii and Takeuchi–Inoue pair enthalpies the rules' thresholds
+#: were calibrated on (δ ≤ 6.6 %, −15 ≤ ΔH_mix ≤ 5 kJ/mol, Ω ≥ 1.1) and s + d
+#: VEC, whatever table the predictor's own features use.
+RULES_TABLE = rules.DEFAULT_TABLE
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ def evidence(frame_or_fractions, predictor, reference: Reference | None = None, 
     -------
     DataFrame, index of the input frame (else 0..n-1)
         ``p_single_phase``, ``spread``;
-        the empirical rules on the corrected-table features
+        the empirical rules on the features of :data:`RULES_TABLE`
+        (``standard``: the radii and enthalpies the rules were calibrated on)
         (:func:`hea_dvae.rules.rules_verdict`, every column prefixed
         ``rules_``): ``rules_omega``, ``rules_delta``, ``rules_vec``,
         ``rules_delta_h_mix``, ``rules_delta_s_mix``, the verdicts
