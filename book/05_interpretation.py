@@ -259,13 +259,16 @@ plots.glue_figure("fig-beeswarm-ours", plots.shap_beeswarm(ours_explanations[min
 # $< 6.87$: BCC; in between, FCC + BCC, not a single phase). The overall
 # verdict asks for a solid solution by either Yang-Zhang or Zhang et al.'s
 # windows, and a VEC outside the duplex band. The rules read the features
-# of the corrected element table (with the paper's VEC, Guo's rule would
-# call every platinum or gold alloy FCC); the model reads its own. On the
-# test alloys:
+# of the standard element table, the metallic radii and Takeuchi–Inoue
+# pair enthalpies their thresholds were calibrated on, with s + d VEC (with
+# the paper's VEC, Guo's rule would call every platinum or gold alloy FCC;
+# {doc}`Chapter 3 <03_data_efficiency>` compares the rules on the three
+# tables); the model reads its own. On the test alloys:
 
 # %% tags=["nbval-ignore-output"]
 test_probability = released.predict_proba(test)
-rules = explain.rules_versus_model(corrected["test"], test_probability)
+rules_features = split_with_table(paper, "standard")["test"]  # the table the rules were calibrated on
+rules = explain.rules_versus_model(rules_features, test_probability)
 agreement = explain.agreement_with_rules(rules)
 FLIP = reporting.FLOAT32 + "; a probability near 0.5 may flip"
 for rule, row in agreement.iterrows():
@@ -286,7 +289,7 @@ plots.glue_figure("fig-rules-released", plots.rules_versus_model(rules))
 # Yang-Zhang plane (single phase is the upper left, $\Omega \ge 1.1$ and
 # $\delta \le 6.6\,\%$), coloured by the model's probability; black rings
 # mark alloys where the model and the overall rules verdict disagree.
-# Right: probability against VEC (of the corrected table), the duplex band
+# Right: probability against VEC (s + d electrons), the duplex band
 # shaded.
 # ```
 #
@@ -295,9 +298,10 @@ plots.glue_figure("fig-rules-released", plots.rules_versus_model(rules))
 # they disagree the model is usually right: its accuracy on the test
 # alloys is {glue:text}`released_model_accuracy:.0%`, that of the rules
 # {glue:text}`rule_accuracy_single_phase:.0%`. The rules were made for
-# alloys of many principal elements, and about half of the disagreements
-# are binaries ({glue:text}`released_disagreements_binary` of
-# {glue:text}`released_disagreements`): dilute solid solutions such as
+# alloys of many principal elements, and
+# {glue:text}`released_disagreements_binary` of the
+# {glue:text}`released_disagreements` disagreements are binaries: dilute
+# solid solutions such as
 # Al0.08Pt0.92 or Ni0.9V0.1 have a small mixing entropy, hence a small
 # $\Omega$, and the rules call them multi phase; the model, trained on many
 # such binaries, calls them single phase, as the data do. Our models agree
@@ -314,7 +318,7 @@ listed[["formula", "n_elements", "label", "probability", "omega", "delta", "vec"
         "single_phase", "right"]]
 
 # %% tags=["nbval-ignore-output"]
-ours_rules = {seed: explain.rules_versus_model(corrected["test"], model.predict_proba(test))
+ours_rules = {seed: explain.rules_versus_model(rules_features, model.predict_proba(test))
               for seed, model in models.items()}
 ours_agreement = pd.DataFrame({seed: explain.agreement_with_rules(table)["agree"] for seed, table in ours_rules.items()})
 spread = ours_agreement.std(axis=1)
