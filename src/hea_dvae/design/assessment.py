@@ -336,7 +336,7 @@ def independent_judges(seeds=range(5, 10)) -> dict:
     ensemble; these judge it independently: an ensemble of the default
     recipe with other seeds (``seeds``, none of the default predictor's),
     the authors' released model, and a random forest on the labelled
-    alloys' features (corrected table).
+    alloys' features (the default predictor's table, :data:`hea_dvae.zoo.DEFAULT_TABLE`).
     """
     from ..baselines import fitted_forest
     from ..data import paper_split, split_with_table
