@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,7 @@ from hea_dvae.features import ELEMENTS
 from hea_dvae.model import SSVAEConfig
 from hea_dvae.predictors import Ensemble, score
 from hea_dvae.train import TrainConfig, fit
+from hea_dvae.userdata import RESULTS_FILE
 from synthetic import synthetic_alloys
 
 POOL = ["Co", "Cr", "Fe", "Mn", "Ni", "Al", "Cu"]
@@ -210,3 +213,57 @@ def test_unknown_strategy_is_refused(capsys):
         main(["design", "next", "--k", "3", "--strategy", "best"])
     assert stop.value.code == 2
     assert "invalid choice: 'best'" in capsys.readouterr().err
+
+
+@pytest.mark.needs_data
+def test_several_model_folders_are_one_ensemble_with_a_spread(tiny_members, ensemble, capsys):
+    # One checkpoint has no spread, so balanced is greedy; two --model folders are an ensemble.
+    options = ["design", "next", "--n", "4", *SPACE_OPTIONS, "--strategy", "balanced"]
+    assert main([*options, *(f"--model={folder}" for folder in tiny_members)]) == 0
+    table = _table(capsys.readouterr().out)
+    assert not table["why"].str.contains("no spread").any()
+    x = np.stack([composition_vector(f) for f in table["formula"]])
+    p, spread = score(ensemble, x)
+    np.testing.assert_allclose(table["p_single_phase"], p, rtol=1e-6)
+    np.testing.assert_allclose(table["spread"], spread, rtol=1e-5, atol=1e-7)
+    assert (table["spread"] > 0).all()
+    assert main(["predict", "CoCrFeNi", "--model", str(tiny_members[0]), "--model", str(tiny_members[1])]) == 0
+    predicted = _table(capsys.readouterr().out)
+    cocrfeni = np.stack([composition_vector("CoCrFeNi")])
+    assert predicted["spread"].iloc[0] == pytest.approx(score(ensemble, cocrfeni)[1][0], rel=1e-5)
+
+
+@pytest.mark.needs_data
+def test_several_model_folders_leave_out_the_results_of_each(tiny_members, tmp_path, capsys):
+    # Each folder trained with results (as train --data stores them): the alloys of both are known.
+    options = ["design", "next", "--n", "4", *SPACE_OPTIONS, "--strategy", "greedy"]
+    assert main([*options, "--model", str(tiny_members[0])]) == 0
+    first = _table(capsys.readouterr().out)["formula"].tolist()
+    members = []
+    for folder, formulas in zip(tiny_members, (first[:2], first[2:])):
+        copy = tmp_path / folder.name
+        shutil.copytree(folder, copy)
+        (copy / RESULTS_FILE).write_text("formula,single_phase\n" + "".join(f"{f},1\n" for f in formulas))
+        members.append(str(copy))
+    assert main([*options, "--model", members[0], "--model", members[1]]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("known alloys: the dataset's and the 2 of") == 2
+    assert not set(first) & set(_table(captured.out)["formula"])
+
+
+@pytest.mark.parametrize("models, named", [(["released", "FOLDER"], "--model released stands alone"),
+                                           (["FOLDER", "missing-folder"], "missing-folder")])
+def test_a_bad_model_list_exits_2(tiny_members, models, named, capsys):
+    models = [str(tiny_members[0]) if m == "FOLDER" else m for m in models]
+    assert main(["predict", "CoCrFeNi", *(f"--model={m}" for m in models)]) == 2
+    assert named in capsys.readouterr().err
+
+
+@pytest.mark.needs_data
+def test_an_ensemble_of_two_tables_is_refused(tiny_members, tmp_path, capsys):
+    other = tmp_path / "standard"
+    assert main(["train", "--out", str(other), "--epochs", "2", "--table", "standard", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "CoCrFeNi", "--model", str(tiny_members[0]), "--model", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "must share an element table" in err and "(standard)" in err

@@ -246,13 +246,48 @@ def _parse_formulas(items: list[tuple[str, str | None]]):
     return fractions
 
 
-def load_predictor(model: str | None = None, scores_only: bool = False):
+def _model_folders(model) -> list[str] | None:
+    """``--model`` (None, one value or a list of them) as checkpoint folders; None for the default predictor.
+
+    ``released`` and ``default`` stand alone; several folders make an
+    ensemble, which needs one element table.
+    """
+    models = [model] if isinstance(model, str) else list(model or [])
+    named = [m for m in models if m in ("default", "released")]
+    if named and len(models) > 1:
+        raise BadInput(f"--model {named[0]} stands alone; several --model options name checkpoint folders "
+                       "(an ensemble)")
+    if not models or models == ["default"]:
+        return None
+    if models == ["released"]:
+        return models
+    missing = [m for m in models if not Path(m).exists()]
+    if missing:
+        raise BadInput(f"--model {missing[0]}: no such checkpoint folder (or give 'released' for the authors' "
+                       "weights)")
+    if len(models) > 1:
+        from . import checkpoint
+
+        tables = {}
+        for folder in models:
+            try:
+                tables[folder] = checkpoint.read_config(folder)["model"]["table"]
+            except checkpoint.CheckpointError as error:
+                raise Failure(f"cannot load model from {folder}: {error}") from None
+        if len(set(tables.values())) > 1:
+            raise BadInput("the --model folders of one ensemble must share an element table; got "
+                           + ", ".join(f"{folder} ({table})" for folder, table in tables.items()))
+    return models
+
+
+def load_predictor(model=None, scores_only: bool = False):
     """The predictor a command uses.
 
     ``None`` or ``"default"``: :func:`hea_dvae.zoo.default_predictor` (our
     ensemble, standard element table; trained and cached on first use);
-    ``"released"``: the authors' weights; anything else: a checkpoint folder
-    (one model).
+    ``"released"``: the authors' weights; a checkpoint folder: that model;
+    a list of checkpoint folders (``--model`` given several times, e.g. one
+    ``train --seed`` each): their ensemble, whose ``spread`` is theirs.
 
     With ``scores_only`` (``predict`` and ``design screen``, which only
     score), the default and a checkpoint come as the screen's numpy
@@ -264,27 +299,27 @@ def load_predictor(model: str | None = None, scores_only: bool = False):
     from .cache import DEFAULT_PREDICTOR, read_index
     from .predictors import Ensemble, released_predictor
 
-    if model == "released":
+    folders = _model_folders(model)
+    if folders == ["released"]:
         return released_predictor()
-    if model not in (None, "default") and not Path(model).exists():
-        raise BadInput(f"--model {model}: no such checkpoint folder (or give 'released' for the authors' weights)")
+    name = None if folders is None else "checkpoint" + ("s " if len(folders) > 1 else " ") + ", ".join(folders)
     try:
         if scores_only:
             from .design.screen.scorer import Scorer
 
-            if model not in (None, "default"):
-                return Scorer.from_checkpoints([model], name=f"checkpoint {model}")
+            if folders is not None:
+                return Scorer.from_checkpoints(folders, name=name)
             found = read_index(DEFAULT_PREDICTOR)
             if found is not None:
                 return Scorer.from_checkpoints(found["members"], found["temperature"], found["label"])
         from . import zoo  # torch, the data and the split: the slow path
 
-        if model in (None, "default"):
+        if folders is None:
             default = zoo.default_predictor()
             return Scorer.from_predictor(default) if scores_only else default
-        return Ensemble([checkpoint.load(model)], name=f"checkpoint {model}")
+        return Ensemble([checkpoint.load(folder) for folder in folders], name=name)
     except checkpoint.CheckpointError as error:
-        raise Failure(f"cannot load model from {model}: {error}") from None
+        raise Failure(f"cannot load model from {', '.join(folders or [])}: {error}") from None
 
 
 #: Columns of ``hea-dvae predict`` from the data flags (:func:`hea_dvae.design.data_flags`).
@@ -487,22 +522,30 @@ DEFAULT_MIN_DISTANCE = 10.0
 TABLES = ("paper", "corrected", "standard")
 
 
-def _known_results(args: argparse.Namespace):
-    """The results whose alloys ``design next`` must not propose: ``--data``, else those ``--model DIR`` holds."""
+def _known_alloys(args: argparse.Namespace):
+    """The alloys ``design next`` must not propose besides the dataset's: ``--data``, else those the ``--model``
+    folders were trained with (their results files), or None."""
     from .userdata import RESULTS_FILE, ResultsError, read_results
 
-    source = args.data
-    if source is None and args.model not in (None, "default", "released"):
-        stored = Path(args.model) / RESULTS_FILE
-        source = stored if stored.is_file() else None
-    if source is None:
+    if args.data is not None:
+        sources = [args.data]
+    else:
+        folders = [] if args.model is None else [m for m in args.model if m not in ("default", "released")]
+        sources = list(dict.fromkeys(Path(m) / RESULTS_FILE for m in folders if (Path(m) / RESULTS_FILE).is_file()))
+    if not sources:
         return None
-    try:
-        results = read_results(source)
-    except ResultsError as error:
-        raise BadInput(str(error)) from None
-    _say(f"known alloys: the dataset's and the {len(results.alloys)} of {source}")
-    return results
+    alloys = []
+    for source in sources:
+        try:
+            alloys.append(read_results(source).alloys)
+        except ResultsError as error:
+            raise BadInput(str(error)) from None
+        _say(f"known alloys: the dataset's and the {len(alloys[-1])} of {source}")
+    if len(alloys) == 1:
+        return alloys[0]
+    import pandas as pd
+
+    return pd.concat(alloys, ignore_index=True)
 
 
 def _cmd_design_next(args: argparse.Namespace) -> int:
@@ -520,9 +563,9 @@ def _cmd_design_next(args: argparse.Namespace) -> int:
     constraints = _constraints_from(args)
     if constraints is None or constraints.n_elements is None:
         raise BadInput("give the numbers of elements to search: --k 4 5, or n_elements in --constraints FILE")
-    results = _known_results(args)
+    known = _known_alloys(args)
     predictor = load_predictor(args.model, scores_only=True)
-    reference = None if results is None else design.reference_with(results.alloys)
+    reference = None if known is None else design.reference_with(known)
     frame = design.next_experiments(predictor, constraints, n=args.n, strategy=args.strategy,
                                     min_distance=args.min_distance, same_element_set=args.same_system,
                                     kappa=args.kappa, seed=args.seed, reference=reference)
@@ -560,11 +603,12 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 
 def _model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", metavar="MODEL",
+        "--model", metavar="MODEL", action="append",
         help="'released' (the authors' weights, paper element table), or a checkpoint folder "
-        "(one model); default: our ensemble of the default recipe's seed models on the paper "
-        "split with the standard element table (metallic radii, Takeuchi-Inoue enthalpies; trained once "
-        "and cached)",
+        "(one model); given several times, their ensemble (e.g. one 'train --seed N' each: its spread "
+        "is theirs, which 'design next' needs); default: our ensemble of the default recipe's seed "
+        "models on the paper split with the standard element table (metallic radii, Takeuchi-Inoue "
+        "enthalpies; trained once and cached)",
     )
 
 
