@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -190,3 +191,23 @@ def test_temperature_softens_an_overconfident_ensemble():
     assert zoo.temperature_check(calibrated, noisy, min_gain=-0.0 + 0.0)["nll_with"] == check["nll_with"]
     with pytest.raises(ValueError, match="min_gain"):
         zoo.temperature_check(calibrated, noisy, min_gain=-1)
+
+
+@pytest.mark.needs_data
+def test_default_predictor_with_a_smaller_recipe_is_never_indexed_as_the_default(cache, monkeypatch):
+    # A smoke profile asks for fewer seeds and epochs: other models, not the command line's predictor.
+    calls, indexed = [], []
+    fake = SimpleNamespace(temperature=1.0, name="ensemble")
+    monkeypatch.setattr(zoo, "seed_ensemble", lambda split, config, seeds, **kwargs: (
+        calls.append((config.epochs, config.model.table, list(seeds))) or (fake, {})))
+    monkeypatch.setattr(zoo, "write_index", lambda *args, **kwargs: indexed.append(args))
+    monkeypatch.setattr(zoo, "entry_of", lambda *args: "entry")
+    assert zoo.default_predictor(seeds=2, epochs=3) is fake
+    assert calls == [(3, zoo.DEFAULT_TABLE, [0, 1])] and not indexed
+    # The defaults, given or not, are the default predictor: trained (or found) and indexed.
+    for options in ({}, {"seeds": len(zoo.DEFAULT_SEEDS), "epochs": TrainConfig().epochs}):
+        assert zoo.default_predictor(**options) is fake
+    assert calls[1:] == [(TrainConfig().epochs, zoo.DEFAULT_TABLE, list(zoo.DEFAULT_SEEDS))] * 2
+    assert len(indexed) == 2
+    with pytest.raises(ValueError, match="seeds"):
+        zoo.default_predictor(seeds=0)

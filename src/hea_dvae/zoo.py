@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 from . import checkpoint, config
 from .batched import TRAINER, Run, compatible_groups, fit_batch, fit_many, split_runs
 from .cache import DEFAULT_PREDICTOR, models_dir, read_index, write_index
+from .checks import integer
 from .data import as_arrays, paper_split, split_with_table
 from .model import SSVAE
 from .predictors import Ensemble
@@ -495,7 +496,8 @@ def seed_ensemble(
 DEFAULT_TABLE = "standard"
 
 
-def default_predictor(progress: bool | None = None) -> Ensemble:
+def default_predictor(progress: bool | None = None, seeds: int | None = None,
+                      epochs: int | None = None) -> Ensemble:
     """The predictor of ``hea-dvae predict`` and ``design``: 5 seeds, the table :data:`DEFAULT_TABLE`.
 
     The default recipe (:class:`TrainConfig`) on the paper split with the
@@ -503,7 +505,18 @@ def default_predictor(progress: bool | None = None) -> Ensemble:
     alloys when that helps (see :func:`seed_ensemble`). Trained once and
     cached; then found through the cache's index (:mod:`hea_dvae.cache`)
     without building the split again.
+
+    ``seeds`` (seeds 0 to ``seeds`` - 1) and ``epochs`` change the recipe, as a
+    chapter's smoke profile does: the same models when they are the
+    defaults, else other ones (cached as any model, never indexed as this
+    predictor).
     """
+    seeds = len(DEFAULT_SEEDS) if seeds is None else integer("seeds", seeds, 1)
+    epochs = TrainConfig().epochs if epochs is None else integer("epochs", epochs, 1)
+    if (seeds, epochs) != (len(DEFAULT_SEEDS), TrainConfig().epochs):
+        split = split_with_table(paper_split(), DEFAULT_TABLE)
+        return seed_ensemble(split, TrainConfig.with_table(DEFAULT_TABLE, epochs=epochs), range(seeds),
+                             progress=progress)[0]
     found = read_index(DEFAULT_PREDICTOR)
     if found is not None:
         try:

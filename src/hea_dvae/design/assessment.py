@@ -329,14 +329,15 @@ def rank_candidates(
                  min_distance=min_distance)
 
 
-def independent_judges(seeds=range(5, 10)) -> dict:
+def independent_judges(seeds=range(5, 10), epochs: int | None = None) -> dict:
     """Models that took no part in a design's optimisation, to judge its end points.
 
     A design optimised against one ensemble is bound to score well by that
     ensemble; these judge it independently: an ensemble of the default
-    recipe with other seeds (``seeds``, none of the default predictor's),
-    the authors' released model, and a random forest on the labelled
-    alloys' features (the default predictor's table, :data:`hea_dvae.zoo.DEFAULT_TABLE`).
+    recipe with other seeds (``seeds``, none of the default predictor's;
+    ``epochs`` changes the recipe's, as a smoke profile does), the authors'
+    released model, and a random forest on the labelled alloys' features
+    (the default predictor's table, :data:`hea_dvae.zoo.DEFAULT_TABLE`).
     """
     from ..baselines import fitted_forest
     from ..data import paper_split, split_with_table
@@ -349,8 +350,8 @@ def independent_judges(seeds=range(5, 10)) -> dict:
     if overlap:
         raise ValueError(f"seeds {overlap} are members of the default predictor: an independent judge needs others")
     split = split_with_table(paper_split(), DEFAULT_TABLE)
-    held_out, _ = seed_ensemble(split, TrainConfig.with_table(DEFAULT_TABLE), seeds,
-                                name=f"ours, seeds {seeds[0]}-{seeds[-1]}")
+    config = TrainConfig.with_table(DEFAULT_TABLE, **({} if epochs is None else {"epochs": epochs}))
+    held_out, _ = seed_ensemble(split, config, seeds, name=f"ours, seeds {seeds[0]}-{seeds[-1]}")
     return {held_out.name: held_out, "released (authors)": released_predictor(),
             "random forest": fitted_forest(split, DEFAULT_TABLE)}
 
