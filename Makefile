@@ -72,7 +72,7 @@ test-quick: setup data ## Unit tests not marked slow, every chapter in the smoke
 	$(VENV)/bin/pytest -m "not slow" tests
 	rm -rf $(SMOKE) $(SMOKE_RECORDS)
 	HEA_DVAE_CACHE_DIR=$(CURDIR)/$(SMOKE_CACHE) HEA_DVAE_RECORD_DIR=$(CURDIR)/$(SMOKE_RECORDS) \
-	  HEA_DVAE_BUILD_DIR=$(CURDIR)/$(SMOKE) $(PY) scripts/execute_chapters.py --output-dir $(SMOKE) \
+	  HEA_DVAE_BUILD_DIR=$(CURDIR)/$(SMOKE) $(PY) scripts/execute_chapters.py --jobs 2 --output-dir $(SMOKE) \
 	  -p profile smoke -p book_folder $(CURDIR)/$(SMOKE) $(CHAPTERS) $(HEADLINE)
 	HEA_DVAE_CHECK_SMOKE=$(CURDIR)/$(SMOKE_RECORDS) $(VENV)/bin/pytest tests/test_reproduction.py -k smoke
 

@@ -379,8 +379,9 @@ reporting.readable(released_scores.round(3))
 
 # %%
 released_parts = {"training (labelled)": paper["labelled"], "validation": paper["validation"], "test": paper["test"]}
-plots.glue_figure("fig-released-roc", plots.roc_curves(
-    {part: (as_arrays(frame)[2], released.predict_proba(as_arrays(frame)[1])) for part, frame in released_parts.items()}))
+released_curves = {part: (as_arrays(frame)[2], released.predict_proba(as_arrays(frame)[1]))
+                   for part, frame in released_parts.items()}
+plots.glue_figure("fig-released-roc", plots.roc_curves(released_curves))
 
 # %% [markdown]
 # ```{glue:figure} fig-released-roc
@@ -634,8 +635,8 @@ plots.glue_figure("fig-reliability", plots.reliability_diagram(
 predictor, calibration = None, {}
 if build_predictor:
     default_split = split_with_table(paper, zoo.DEFAULT_TABLE)
-    predictor, calibration = zoo.seed_ensemble(default_split, TrainConfig.with_table(zoo.DEFAULT_TABLE),
-                                              range(seeds))
+    predictor, calibration = zoo.seed_ensemble(default_split,
+                                              TrainConfig.with_table(zoo.DEFAULT_TABLE, epochs=epochs), range(seeds))
     default_test_e = as_arrays(default_split["test"])[1]
     calibrated = {f"predictor ({zoo.DEFAULT_TABLE} table)": predictor.predict_proba(default_test_e),
                   "same, without temperature": Ensemble(predictor.members).predict_proba(default_test_e)}
