@@ -22,7 +22,8 @@ import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import jupytext
@@ -90,6 +91,20 @@ def _strip_papermill_noise(path: Path) -> None:
     nbformat.write(notebook, path)
 
 
+def _run(chapter: Path, parameters: dict, output_dir: Path | None) -> bool:
+    """Execute one chapter, saying how long it took or where it failed."""
+    start = time.perf_counter()
+    print(f"executing {chapter} ...", flush=True)
+    try:
+        target = execute(chapter, parameters, output_dir)
+    except papermill.PapermillExecutionError as error:
+        print(f"\n{chapter} failed in cell {error.exec_count}:\n{error.ename}: {error.evalue}", file=sys.stderr)
+        print("".join(error.traceback[-3:]), file=sys.stderr)
+        return False
+    print(f"  wrote {target} in {time.perf_counter() - start:.1f} s", flush=True)
+    return True
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="+", type=Path)
@@ -112,25 +127,14 @@ def main(argv=None) -> int:
     if args.jobs < 1:
         parser.error(f"--jobs must be 1 or more, got {args.jobs}")
 
-    def run(chapter: Path) -> bool:
-        start = time.perf_counter()
-        print(f"executing {chapter} ...", flush=True)
-        try:
-            target = execute(chapter, parameters, args.output_dir)
-        except papermill.PapermillExecutionError as error:
-            print(f"\n{chapter} failed in cell {error.exec_count}:\n{error.ename}: {error.evalue}",
-                  file=sys.stderr)
-            print("".join(error.traceback[-3:]), file=sys.stderr)
-            return False
-        print(f"  wrote {target} in {time.perf_counter() - start:.1f} s", flush=True)
-        return True
-
+    run = partial(_run, parameters=parameters, output_dir=args.output_dir)
     if args.jobs == 1:
         for chapter in args.chapters:  # in order, stopping at the first failure
             if not run(chapter):
                 return 1
         return 0
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    # Processes, not threads: Papermill changes the working directory of the process it runs in.
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         succeeded = list(pool.map(run, args.chapters))
     if not all(succeeded):
         return 1
