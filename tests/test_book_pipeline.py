@@ -33,6 +33,8 @@ def executor(monkeypatch):
     spec = importlib.util.spec_from_file_location("execute_chapters", ROOT / "scripts" / "execute_chapters.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # Importable by name, as it is when run as a script: --jobs pickles its functions for worker processes.
+    monkeypatch.setitem(sys.modules, "execute_chapters", module)
     return module
 
 
@@ -60,3 +62,19 @@ def test_failing_chapter_reports_and_writes_nothing(executor, tmp_path, capsys):
 def test_missing_chapter_is_a_usage_error(executor, tmp_path):
     with pytest.raises(SystemExit):
         executor.main([str(tmp_path / "nope.py")])
+
+
+def test_jobs_run_chapters_side_by_side_and_a_failure_fails_the_run(executor, tmp_path, capfd):
+    for name in ("01_first.py", "02_second.py"):
+        (tmp_path / name).write_text(CHAPTER)
+    broken = tmp_path / "03_broken.py"
+    broken.write_text(CHAPTER.replace("fail = False", "fail = True"))
+    chapters = [str(tmp_path / name) for name in ("01_first.py", "02_second.py")]
+    assert executor.main(["--jobs", "2", "-p", "alloys", "5", *chapters]) == 0
+    for chapter in chapters:
+        assert "alloys: 10" in Path(chapter).with_suffix(".ipynb").read_text()
+    assert executor.main(["--jobs", "2", *chapters, str(broken)]) == 1
+    assert "this chapter failed on purpose" in capfd.readouterr().err  # written by a worker process
+    assert not broken.with_suffix(".ipynb").exists()
+    with pytest.raises(SystemExit):
+        executor.main(["--jobs", "0", *chapters])
