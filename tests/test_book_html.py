@@ -152,6 +152,7 @@ def chromium() -> str:
     return found
 
 
+@pytest.mark.slow  # a headless browser: seconds per page; make test runs it
 def test_browser_check_passes_on_a_built_book(tiny_book, chromium, tmp_path, capsys):
     shots = tmp_path / "shots"
     assert check_book.main(["--build", str(tiny_book), "--screenshots", str(shots),
@@ -174,6 +175,7 @@ BROKEN = (
 )
 
 
+@pytest.mark.slow  # a headless browser: seconds per page; make test runs it
 def test_browser_check_fails_on_a_broken_page(tiny_book, chromium, tmp_path, capsys):
     broken = tmp_path / "html"
     shutil.copytree(tiny_book, broken)
@@ -201,6 +203,7 @@ def test_browser_check_fails_on_a_broken_page(tiny_book, chromium, tmp_path, cap
         assert re.search(expected, out), f"{expected!r} not in\n{out}"
 
 
+@pytest.mark.slow  # a headless browser: seconds per page; make test runs it
 def test_browser_check_fails_without_the_bundled_mathjax(tiny_book, chromium, tmp_path, capsys):
     broken = tmp_path / "html"
     shutil.copytree(tiny_book, broken)

@@ -37,7 +37,8 @@ class _Linear:
         return e @ self.weights + self.intercept
 
 
-@pytest.mark.parametrize("output", ["probability", "logit"])
+# The probability case is exact Shapley values through a sigmoid: 10 s, so only in make test.
+@pytest.mark.parametrize("output", [pytest.param("probability", marks=pytest.mark.slow), "logit"])
 def test_shapley_values_add_up_to_prediction_minus_base_value(small_model, alloys, output):
     explanation = explain.shap_values(small_model, alloys.iloc[:10], alloys.iloc[10:], output=output,
                                       progress=False)
