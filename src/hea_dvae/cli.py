@@ -250,7 +250,7 @@ def _model_folders(model) -> list[str] | None:
     """``--model`` (None, one value or a list of them) as checkpoint folders; None for the default predictor.
 
     ``released`` and ``default`` stand alone; several folders make an
-    ensemble, which needs one element table.
+    ensemble (which, as any ensemble, refuses members of two element tables).
     """
     models = [model] if isinstance(model, str) else list(model or [])
     named = [m for m in models if m in ("default", "released")]
@@ -265,18 +265,6 @@ def _model_folders(model) -> list[str] | None:
     if missing:
         raise BadInput(f"--model {missing[0]}: no such checkpoint folder (or give 'released' for the authors' "
                        "weights)")
-    if len(models) > 1:
-        from . import checkpoint
-
-        tables = {}
-        for folder in models:
-            try:
-                tables[folder] = checkpoint.read_config(folder)["model"]["table"]
-            except checkpoint.CheckpointError as error:
-                raise Failure(f"cannot load model from {folder}: {error}") from None
-        if len(set(tables.values())) > 1:
-            raise BadInput("the --model folders of one ensemble must share an element table; got "
-                           + ", ".join(f"{folder} ({table})" for folder, table in tables.items()))
     return models
 
 
@@ -320,6 +308,13 @@ def load_predictor(model=None, scores_only: bool = False):
         return Ensemble([checkpoint.load(folder) for folder in folders], name=name)
     except checkpoint.CheckpointError as error:
         raise Failure(f"cannot load model from {', '.join(folders or [])}: {error}") from None
+    except ValueError:
+        # Ensemble and Scorer refuse members of several element tables: say which folder has which.
+        tables = {folder: checkpoint.read_config(folder)["model"]["table"] for folder in folders or []}
+        if len(set(tables.values())) > 1:
+            raise BadInput("the --model folders of one ensemble must share an element table; got "
+                           + ", ".join(f"{folder} ({table})" for folder, table in tables.items())) from None
+        raise
 
 
 #: Columns of ``hea-dvae predict`` from the data flags (:func:`hea_dvae.design.data_flags`).
