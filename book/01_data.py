@@ -101,11 +101,12 @@ print("pinned commit:", config.UPSTREAM_COMMIT)
 # formula, keeps one row per formula, and validates what it loads: fractions
 # non-negative and summing to one, no missing values, labels 0 or 1. Each
 # row holds the formula, the atomic fractions of the 30 elements, the eight
-# published features and the label (the table scrolls sideways):
+# published features and the label (the first five rows, one alloy per
+# column):
 
 # %%
 data = hea_dvae.load_dataset()
-reporting.readable(data.head())
+reporting.readable(data.head().T)
 
 # %% [markdown]
 # ## 2. What the alloys are

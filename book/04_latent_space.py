@@ -178,7 +178,9 @@ table_1 = latent.table_one(reconstruction, by_label)
 al4 = table_1.set_index("written").loc["Al4Ti23Mo23V23Ta23"]
 record_released("table1_p_al4", al4["p"], tolerance=0.001)
 record_released("table1_p_reconstruction_al4", al4["p_reconstruction"], tolerance=0.001)
-table_1.drop(columns="written")
+shown = table_1.drop(columns="written").set_index("formula")  # two tables, each as wide as the page
+display(reporting.readable(shown[["paper", "decoded_with_p", "decoded_with_label"]]))
+reporting.readable(shown[["label", "p_paper", "p", "p_reconstruction", "reproduced_by"]])
 
 # %% [markdown]
 # Three rows of the table come out of the protocol of the authors' code,

@@ -150,9 +150,14 @@ PAGE_PROBE = r"""
     }
     return false;
   };
+  const describe = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + ": " + (el.textContent || el.getAttribute("src") || "").trim().slice(0, 60);
+  const wide = [...column.querySelectorAll("table, img, figure, pre")]
+    .filter((el) => el.getClientRects().length && el.getBoundingClientRect().width > column.getBoundingClientRect().width + 2);
   report.overflowing = [...column.querySelectorAll("table, img, figure, pre")]
     .filter((el) => el.getClientRects().length && el.getBoundingClientRect().right > right + 2 && !scrolls(el))
-    .map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + ": " + (el.textContent || el.getAttribute("src") || "").trim().slice(0, 60));
+    .map(describe);
+  report.scrolled = wide.filter(scrolls).map((el) => describe(el) + " (" + Math.round(el.getBoundingClientRect().width) + " px)");
+  report.column_width = Math.round(column.getBoundingClientRect().width);
   return report;
 })()
 """
@@ -365,6 +370,9 @@ def check_page(browser: Chromium, session: str, page: Path, shots: Path, build: 
             f"page is {seen['page_width']} px wide in a {seen['window_width']} px window")
     for element in seen["overflowing"][:5]:
         report.problems.append(f"runs past the text column: {element}")
+    for element in seen["scrolled"][:5]:
+        report.problems.append(f"wider than the {seen['column_width']} px text column (its last columns hidden "
+                               f"until scrolled): {element}")
     report.links = len(seen["links"])
     report.problems = list(dict.fromkeys(report.problems))  # a failed image is seen twice
 

@@ -172,6 +172,11 @@ BROKEN = (
     '<img src="../_images/no-such-figure.png" alt="a missing figure">'
     "<pre>Traceback (most recent call last):\n  ValueError: boom</pre>"
     '<script src="https://cdn.example.invalid/lib.js"></script>'
+    # Two tables wider than the column (a formula without spaces cannot wrap): one in the scroll box
+    # of a cell's output, one loose.
+    '<div class="cell_output"><div class="output text_html"><table class="dataframe"><tr><td>'
+    + "AlCoCrFeNi" * 40 + "</td></tr></table></div></div>"
+    + '<table id="loose"><tr><td>' + "TiZrHfNbTa" * 40 + "</td></tr></table>"
 )
 
 
@@ -199,6 +204,8 @@ def test_browser_check_fails_on_a_broken_page(tiny_book, chromium, tmp_path, cap
         r"image does not load: file://\S+/no-such-figure\.png",
         r"shows 'Traceback \(most recent call last\)'",
         r"asks the network for https://cdn\.example\.invalid/lib\.js",
+        r"wider than the \d+ px text column \(its last columns hidden until scrolled\): table: (AlCoCrFeNi)+",
+        r"runs past the text column: table#loose: (TiZrHfNbTa)+",
     ):
         assert re.search(expected, out), f"{expected!r} not in\n{out}"
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hea_dvae import loop
+from hea_dvae import evaluation, loop
 from hea_dvae.compositions import SAME_ALLOY_AT_PCT, composition_distance
 from hea_dvae.elements import ELEMENTS
 from hea_dvae.recipe import TrainConfig
@@ -205,6 +205,49 @@ def test_bad_arguments_are_refused(data):
         split = _split()
         split["unlabelled"] = split["unlabelled"].set_axis(split["labelled"].index[:40])
         loop.loop_data(split)
+
+
+def test_grouped_folds_hold_out_whole_alloy_systems():
+    split = _split()
+    whole = loop.loop_data(split)
+    folds = loop.grouped_loop_data(split, folds=3)
+    assert len(folds) == 3
+    sets = evaluation.element_sets
+    known = set(sets(whole.validation)) | set(sets(whole.test))
+    held_everywhere = []
+    for fold in folds:
+        held = whole.pool.index.difference(fold.pool.index)
+        held_everywhere.extend(held)
+        assert fold.held_out == len(held) > 0
+        assert fold.pool.index.is_monotonic_increasing and fold.test.index.is_monotonic_increasing
+        # the scored alloys are held-out pool alloys of systems no model reads or chooses its snapshot on
+        assert set(fold.test.index) <= set(held)
+        assert not set(sets(fold.test)) & (set(sets(fold.pool)) | known)
+        # what is held out but not scored shares a system with a validation or test alloy
+        assert set(sets(whole.pool.loc[held.difference(fold.test.index)])) <= known
+        # whole systems: no held-out system is left in the pool
+        assert not set(sets(whole.pool.loc[held])) & set(sets(fold.pool))
+        assert fold.validation.equals(whole.validation) and fold.dropped == whole.dropped
+    assert sorted(held_everywhere) == sorted(whole.pool.index)  # every pool alloy is held out once
+    assert sum(len(fold.test) for fold in folds) > 0
+    with pytest.raises(ValueError, match="n_folds"):
+        loop.grouped_loop_data(split, folds=1)
+
+
+def test_simulate_grouped_plays_each_fold_as_a_repeat():
+    folds = loop.grouped_loop_data(_split(), folds=2)
+    arms = [("forest", "balanced"), ("forest", "random")]
+    config = replace(FAST, rounds=2)
+    grouped = loop.simulate_grouped(folds, config, arms=arms, seed=4, cache=False)
+    assert sorted(grouped.results["repeat"].unique()) == [0, 1]
+    for k, fold in enumerate(folds):
+        alone = loop.simulate(fold, config, repeats=1, arms=arms, seed=4 + k, cache=False)
+        mine = grouped.results[grouped.results["repeat"] == k].drop(columns="repeat").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, alone.results.drop(columns="repeat"))
+        cast = grouped.proposals[grouped.proposals["repeat"] == k]
+        assert set(cast["index"]) <= set(fold.pool.index) and not set(cast["index"]) & set(fold.test.index)
+    with pytest.raises(ValueError, match="folds is empty"):
+        loop.simulate_grouped([], config, arms=arms)
 
 
 def test_the_curves_draw_a_panel_per_model_and_a_line_per_strategy(forest_result):

@@ -179,12 +179,20 @@ class LoopData:
         sorted by their index in the dataset.
     validation, test : DataFrame
         The paper's validation alloys (the networks' snapshots are chosen on
-        them) and test alloys (only scored).
+        them) and the alloys scored after each round, never proposed or
+        trained on: the paper's test alloys (:func:`loop_data`), or the
+        held-out alloy systems of one grouped fold
+        (:func:`grouped_loop_data`).
     table : str
         The element table of the feature columns.
     dropped : int
         Alloys of the split's labelled and unlabelled parts left out of the
         pool because their composition is that of a validation or test alloy.
+    held_out : int
+        Alloys of the pool left out as one grouped fold's systems
+        (:func:`grouped_loop_data`; 0 otherwise): those scored and those
+        left out because their system is also a validation or test
+        alloy's.
     """
 
     pool: pd.DataFrame
@@ -192,6 +200,7 @@ class LoopData:
     test: pd.DataFrame
     table: str
     dropped: int
+    held_out: int = 0
 
 
 def loop_data(split, table: str = "paper") -> LoopData:
@@ -223,6 +232,38 @@ def loop_data(split, table: str = "paper") -> LoopData:
     pool = pool[~repeats_known].sort_index()
     return LoopData(pool, split["validation"].sort_index(), split["test"].sort_index(), table,
                     int(repeats_known.sum()))
+
+
+def grouped_loop_data(split, table: str = "paper", folds: int = 5, seed: int = 0) -> list[LoopData]:
+    """The loop's alloys cut into grouped folds: one :class:`LoopData` per fold, its systems held out.
+
+    The pool of :func:`loop_data` is cut into ``folds`` folds that keep each
+    alloy system (element set) whole and keep the label shares alike
+    (:func:`hea_dvae.evaluation.cv_folds`, scheme ``"grouped"``). For fold
+    :math:`k` its alloys leave the pool: they are never proposed, cast or
+    read by any model, not even without their labels. The scored alloys
+    (``test``) are those of them whose system is not that of a validation
+    or test alloy either, so that no alloy system scored is in anything a
+    model reads or chooses its snapshot on: what chapter 2 calls grouped
+    folds. The paper's test alloys stay out of everything.
+
+    Raises
+    ------
+    ValueError
+        Fewer than 2 folds, more folds than alloy systems, or a bad split
+        (as :func:`loop_data`).
+    """
+    from .evaluation import cv_folds, element_sets  # heavy (scikit-learn): imported where it folds
+
+    whole = loop_data(split, table)
+    known = set(element_sets(whole.validation)) | set(element_sets(whole.test))
+    systems = element_sets(whole.pool).to_numpy()
+    out = []
+    for _, _, kept, held in cv_folds(whole.pool, "grouped", folds, seed=seed):
+        scored = held[~np.isin(systems[held], list(known))]
+        out.append(LoopData(whole.pool.iloc[np.sort(kept)], whole.validation, whole.pool.iloc[np.sort(scored)],
+                            table, whole.dropped, len(held)))
+    return out
 
 
 def initial_labelled(labels, share: float, seed: int) -> np.ndarray:
@@ -580,6 +621,27 @@ def simulate(data: LoopData, config: LoopConfig | None = None, repeats: int = 5,
 
     cached = Memory(paths.cache_dir() / "loop", verbose=0).cache(_simulate, ignore=["workers"])
     return cached(data, config, units, seed, workers, key)
+
+
+def simulate_grouped(folds: Sequence[LoopData], config: LoopConfig | None = None, arms=None, seed: int = 0,
+                     workers: int = 1, cache: bool = True) -> LoopResult:
+    """Play the loop once on each grouped fold of :func:`grouped_loop_data`: its ``auc`` is on unseen systems.
+
+    Fold :math:`k` is one repeat (``repeat`` = :math:`k` in the results),
+    played by :func:`simulate` with seed ``seed + k``: its own starting
+    set, drawn from that fold's pool, shared by every arm of the fold, so
+    that arms are compared fold by fold (:func:`paired_difference`). The
+    other parameters are those of :func:`simulate`.
+    """
+    if not folds:
+        raise ValueError("folds is empty: give the LoopData of grouped_loop_data(split, table, folds)")
+    runs = [simulate(data, config, repeats=1, arms=arms, seed=seed + k, workers=workers, cache=cache)
+            for k, data in enumerate(folds)]
+    parts = {}
+    for name in ("results", "proposals"):
+        frames = [getattr(run, name).assign(repeat=k) for k, run in enumerate(runs)]
+        parts[name] = pd.concat(frames, ignore_index=True)
+    return LoopResult(parts["results"], parts["proposals"], float(sum(run.seconds for run in runs)))
 
 
 # --------------------------------------------------------------------------

@@ -67,6 +67,7 @@ SMOKE_RULES: dict[str, Callable] = {
     "loop_members": _at_most(2),
     "loop_trees": _at_most(10),
     "loop_epochs": _at_most(2),
+    "loop_folds": _at_most(2),
     "loop_workers": _at_most(1),  # a worker process takes seconds to start
 }
 
@@ -84,6 +85,9 @@ SMOKE_UNCHECKED: frozenset[str] = frozenset({
     "loop_repeats_used",  # 08_design_loop: loop_repeats, loop_rounds
     "loop_rounds_used",
     "loop_cast_per_arm",
+    "grouped_folds_used",  # 08_design_loop: loop_folds
+    "grouped_scored_alloys",
+    "grouped_scored_single_phase_share",
 })
 
 
