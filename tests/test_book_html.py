@@ -165,6 +165,23 @@ def test_browser_check_passes_on_a_built_book(tiny_book, chromium, tmp_path, cap
     assert json.loads((shots / "report.json").read_text())
 
 
+@pytest.mark.slow  # a headless browser: seconds per page; make test runs it
+def test_a_table_of_long_formulas_and_code_names_is_squeezed_into_the_column(tiny_book, chromium, tmp_path, capsys):
+    wide = tmp_path / "html"
+    shutil.copytree(tiny_book, wide)
+    page = wide / "book" / "second.html"
+    text = page.read_text()
+    formula, name = "Al0.5Co1Cr1Fe1Mo0.5Nb1Ni1Ta1Ti1V1W1Zr1", "rules_single_phase_{}"
+    header = "".join(f"<th>{name.format(i)}</th>" for i in range(6))
+    table = ('<div class="cell_output"><div class="output text_html"><table class="dataframe">'
+             f"<thead><tr>{header}</tr></thead><tbody>" + f"<tr>{f'<td>{formula}</td>' * 6}</tr>" * 3
+             + "</tbody></table></div></div>")
+    at = text.index("</section>")
+    page.write_text(text[:at] + table + text[at:])
+    assert check_book.main(["--build", str(wide), "--screenshots", str(tmp_path / "shots"),
+                            "--chromium", chromium]) == 0, capsys.readouterr().out
+
+
 BROKEN = (
     r"<p>Raw math \(x^2\), $x^2$ and \mathcal{N} left as TeX.</p>"
     '<a href="missing.html">a missing page</a>'
@@ -172,10 +189,10 @@ BROKEN = (
     '<img src="../_images/no-such-figure.png" alt="a missing figure">'
     "<pre>Traceback (most recent call last):\n  ValueError: boom</pre>"
     '<script src="https://cdn.example.invalid/lib.js"></script>'
-    # Two tables wider than the column (a formula without spaces cannot wrap): one in the scroll box
-    # of a cell's output, one loose.
+    # Two tables wider than the column (a word without spaces or capitals cannot wrap, even in a
+    # squeezed table: book/_static/hea_dvae.js): one in the scroll box of a cell's output, one loose.
     '<div class="cell_output"><div class="output text_html"><table class="dataframe"><tr><td>'
-    + "AlCoCrFeNi" * 40 + "</td></tr></table></div></div>"
+    + "alcocrfeni" * 40 + "</td></tr></table></div></div>"
     + '<table id="loose"><tr><td>' + "TiZrHfNbTa" * 40 + "</td></tr></table>"
 )
 
@@ -204,7 +221,7 @@ def test_browser_check_fails_on_a_broken_page(tiny_book, chromium, tmp_path, cap
         r"image does not load: file://\S+/no-such-figure\.png",
         r"shows 'Traceback \(most recent call last\)'",
         r"asks the network for https://cdn\.example\.invalid/lib\.js",
-        r"wider than the \d+ px text column \(its last columns hidden until scrolled\): table: (AlCoCrFeNi)+",
+        r"wider than the \d+ px text column \(its last columns hidden until scrolled\): table: (alcocrfeni)+",
         r"runs past the text column: table#loose: (TiZrHfNbTa)+",
     ):
         assert re.search(expected, out), f"{expected!r} not in\n{out}"
