@@ -489,12 +489,16 @@ plots.glue_figure("fig-decoder-ours", plots.decoder_maps(first_maps, box=grid_bo
 # which turned out to mix two decoding rules; found the paper's share of
 # posterior means in its box, and its opposite-label pairs; drew how the
 # latent space sorts alloys by number of elements and element family; and
-# measured what the figures cannot show: the label can be read off $z$
-# almost as well as off the composition, for the released model and for
-# every seed of ours. The decoder's label does change what it makes, and in
-# the paper's grid the classifier agrees with it, but over the whole plane
-# it agrees only part of the time (for the released model, mostly with
-# $y = 1$ and barely more than half the time with $y = 0$), and several
+# measured what the figures cannot show: a probe reads the label off $z$
+# with a ROC AUC of {glue:text}`released_probe_auc_z:.2f` for the released
+# model and {glue:text}`ours_probe_auc_z:.2f` on average over our seeds,
+# against {glue:text}`probe_auc_x:.2f` off the composition itself, and
+# still {glue:text}`released_probe_weakest_control:.2f` when $z$ is encoded
+# without the true label. The decoder's label does change what it makes,
+# and in the paper's grid the classifier agrees with it, but over the whole
+# plane it agrees only part of the time (for the released model on
+# {glue:text}`released_plane_consistent_1:.0%` of it with $y = 1$ and
+# {glue:text}`released_plane_consistent_0:.0%` with $y = 0$), and several
 # "single-phase designs" of the grid are nearly pure metals.
 #
 # ## What's next

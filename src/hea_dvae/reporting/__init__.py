@@ -62,7 +62,7 @@ from .records import (
     record_std,
     records,
 )
-from .tables import COLUMN_LABELS, readable
+from .tables import COLUMN_LABELS, FEATURE_NAMES, readable
 from .tolerances import (
     EXACT_RTOL,
     Z_TRAINED,
@@ -75,6 +75,7 @@ from .tolerances import (
 
 __all__ = [
     "COLUMN_LABELS",
+    "FEATURE_NAMES",
     "check_claims",
     "claim",
     "difference_sentences",

@@ -14,8 +14,9 @@ import pandas as pd
 
 from ..features import FEATURE_UNITS
 
-#: Plain-text symbols of the features (tables are HTML, not TeX).
-_FEATURE_SYMBOLS = {
+#: Plain-text names of the features, without units (tables and glued
+#: sentences are HTML, not TeX).
+FEATURE_NAMES: dict[str, str] = {
     "k": "bulk modulus K",
     "vm": "molar volume Vm",
     "tm": "melting point Tm",
@@ -30,7 +31,7 @@ _FEATURE_SYMBOLS = {
 #: ``vac`` is the valence-electron concentration (VEC).
 COLUMN_LABELS: dict[str, str] = {
     **{name: f"{symbol} ({FEATURE_UNITS[name]})" if FEATURE_UNITS.get(name) else symbol
-       for name, symbol in _FEATURE_SYMBOLS.items()},
+       for name, symbol in FEATURE_NAMES.items()},
     "formula": "formula",
     "label": "single phase (1) or not (0)",
     "alloys": "alloys",
