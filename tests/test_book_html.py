@@ -165,19 +165,26 @@ def test_browser_check_passes_on_a_built_book(tiny_book, chromium, tmp_path, cap
     assert json.loads((shots / "report.json").read_text())
 
 
+def _built_with(tiny_book: Path, tmp_path: Path, page: str, after: str, html: str) -> Path:
+    """A copy of the tiny book's build whose ``page`` holds ``html`` right after the first match of ``after``."""
+    build = tmp_path / "html"
+    shutil.copytree(tiny_book, build)
+    path = build / "book" / page
+    text = path.read_text()
+    found = re.search(after, text)
+    assert found, f"{after!r} is not in {page}: the page is not what the test expects"
+    path.write_text(text[: found.end()] + html + text[found.end():])
+    return build
+
+
 @pytest.mark.slow  # a headless browser: seconds per page; make test runs it
 def test_a_table_of_long_formulas_and_code_names_is_squeezed_into_the_column(tiny_book, chromium, tmp_path, capsys):
-    wide = tmp_path / "html"
-    shutil.copytree(tiny_book, wide)
-    page = wide / "book" / "second.html"
-    text = page.read_text()
     formula, name = "Al0.5Co1Cr1Fe1Mo0.5Nb1Ni1Ta1Ti1V1W1Zr1", "rules_single_phase_{}"
     header = "".join(f"<th>{name.format(i)}</th>" for i in range(6))
     table = ('<div class="cell_output"><div class="output text_html"><table class="dataframe">'
              f"<thead><tr>{header}</tr></thead><tbody>" + f"<tr>{f'<td>{formula}</td>' * 6}</tr>" * 3
              + "</tbody></table></div></div>")
-    at = text.index("</section>")
-    page.write_text(text[:at] + table + text[at:])
+    wide = _built_with(tiny_book, tmp_path, "second.html", r"<section[^>]*>", table)
     assert check_book.main(["--build", str(wide), "--screenshots", str(tmp_path / "shots"),
                             "--chromium", chromium]) == 0, capsys.readouterr().out
 
@@ -199,14 +206,8 @@ BROKEN = (
 
 @pytest.mark.slow  # a headless browser: seconds per page; make test runs it
 def test_browser_check_fails_on_a_broken_page(tiny_book, chromium, tmp_path, capsys):
-    broken = tmp_path / "html"
-    shutil.copytree(tiny_book, broken)
-    page = broken / "book" / "page.html"
-    text = page.read_text()
     # At the start of the page's section, which MathJax is told to ignore.
-    section = re.search(r'<section[^>]*id="a-page-with-math">', text)
-    assert section, "the page's section is not where the test expects it"
-    page.write_text(text[: section.end()] + BROKEN + text[section.end():])
+    broken = _built_with(tiny_book, tmp_path, "page.html", r'<section[^>]*id="a-page-with-math">', BROKEN)
     assert check_book.main(["--build", str(broken), "--screenshots", str(tmp_path / "shots"),
                             "--chromium", chromium]) == 1
     out = capsys.readouterr().out
