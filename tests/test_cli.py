@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hea_dvae import checkpoint, paper, zoo
+from hea_dvae import checkpoint, paper, paper_split, zoo
 from hea_dvae.cli import main
 from hea_dvae.features import ELEMENTS, FEATURES, composition_vector, featurize
 from hea_dvae.model import SSVAEConfig
@@ -227,6 +227,51 @@ def test_predict_with_the_released_model(capsys):
     released = released_predictor()
     expected = released.predict_proba(released.featurize(composition_vector("CoCrFeMnNi")[None]))[0]
     assert row["p_single_phase"] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.needs_data
+def test_predict_with_the_forest_on_descriptors(capsys):
+    from hea_dvae.descriptors import DESCRIPTORS, model_inputs
+    from hea_dvae.metrics import roc_auc
+
+    formulas = ["CoCrFeMnNi", "MoNbTaW", "Al3Zr"]
+    assert main(["predict", "--model", "forest", *formulas]) == 0
+    captured = capsys.readouterr()
+    table = _predicted(captured.out)
+    assert "# model: random forest, 31 descriptors (corrected table, seed 0)" in captured.out
+    forest = zoo.forest_predictor()
+    assert f"identity {forest.identity}" in captured.err
+    x = np.stack([composition_vector(f) for f in formulas])
+    # The forest's probability is its trees' mean; the spread their standard deviation.
+    trees = np.array([tree.predict_proba(forest.featurize(x))[:, 1] for tree in forest.forest.estimators_])
+    np.testing.assert_allclose(table["p_single_phase"], trees.mean(axis=0), atol=1e-12)
+    np.testing.assert_allclose(table["spread"], trees.std(axis=0), atol=1e-12)
+    # Its inputs, the 31 descriptors, are in the output; omega and Lambda as the forest reads them.
+    expected = model_inputs(x, table="corrected")
+    assert "log10_omega" in table.columns and "omega" not in table.columns and len(forest.features) == len(DESCRIPTORS)
+    np.testing.assert_allclose(table["delta"], expected["delta"], rtol=1e-9)
+    np.testing.assert_allclose(table["log10_omega"], expected["omega"], rtol=1e-9)
+    # Fitted on the paper split's labelled alloys only: the same forest again, and it ranks the test alloys.
+    assert zoo.forest_predictor().identity == forest.identity
+    assert zoo.forest_predictor(seed=1).identity != forest.identity
+    test = paper_split()["test"]
+    p_test = forest.predict_proba(forest.featurize(test[list(ELEMENTS)].to_numpy()))
+    assert roc_auc(test["label"], p_test) > 0.85
+    # A predictor that scores, not one that decodes or designs member by member.
+    from hea_dvae.predictors import Differentiable, Predictor
+
+    assert isinstance(forest, Predictor) and not isinstance(forest, Differentiable)
+    assert forest.n_members == 500
+    with pytest.raises(TypeError, match="trees"):
+        forest.member(0)
+
+
+def test_forest_is_for_predict_only(capsys):
+    assert main(["design", "screen", "--k", "4", "--model", "forest"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--model forest scores alloys with 'hea-dvae predict' only" in captured.err
+    assert main(["predict", "--model", "forest", "--model", "released", "CoCrFeMnNi"]) == 2
+    assert "stands alone" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------

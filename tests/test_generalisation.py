@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hea_dvae import evaluation, generalisation, metrics
+from hea_dvae import descriptors, evaluation, generalisation, metrics
 from hea_dvae.compositions import SAME_ALLOY_AT_PCT
 from hea_dvae.descriptors import DESCRIPTORS
 from hea_dvae.evaluation import element_sets
@@ -229,5 +229,117 @@ def test_model_inputs_are_finite_and_start_with_the_8_features():
     found = generalisation.model_inputs(data)
     assert list(found.columns) == list(DESCRIPTORS) and np.isfinite(found.to_numpy()).all()
     np.testing.assert_allclose(found[list(FEATURES)], with_table(data, "corrected")[list(FEATURES)], rtol=1e-5)
-    low, high = np.log10(generalisation.LOG_CLIP)
+    low, high = np.log10(descriptors.LOG_CLIP)
     assert found["omega"].between(low, high).all() and found["lambda_"].between(low, high).all()
+
+
+def test_calibrated_fixed_model_fits_its_map_on_grouped_inner_folds_of_the_labelled_alloys(alloys, inputs,
+                                                                                           monkeypatch):
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    seen = []
+    ids = inputs.to_numpy().copy()
+    ids[:, 0] = np.arange(len(alloys))  # column 0 carries the row
+    fold = outer_folds(alloys, n_folds=4, n_repeats=1)[0]
+    option = Candidate("random_forest", "8", calibration="sigmoid")
+    assert option.key == "random_forest_8_sigmoid" and option.name == "random_forest_8_sigmoid"
+
+    class Recording(ClassifierMixin, BaseEstimator):  # a classifier scikit-learn can clone
+        def fit(self, inputs, labels):
+            seen.append(("fit", inputs[:, 0].astype(int)))
+            self.classes_ = np.array([0, 1])
+            return self
+
+        def predict_proba(self, inputs):
+            seen.append(("score", inputs[:, 0].astype(int)))
+            p = np.clip(inputs[:, 1] - inputs[:, 1].min(), 0, None)
+            p = p / (p.max() or 1)
+            return np.column_stack([1 - p, p])
+
+    monkeypatch.setattr(generalisation, "sklearn_baselines", lambda seed=42: {"random_forest": Recording()})
+    model = option.fit(alloys, ids, fold["labelled"], seed=0, n_inner=3)
+    systems = element_sets(alloys).to_numpy()
+    fits = [rows for kind, rows in seen if kind == "fit"]
+    maps = [rows for kind, rows in seen if kind == "score"]
+    assert len(fits) == len(maps) == 3  # one model and one calibration map per inner fold
+    assert set(np.concatenate(maps)) == set(fold["labelled"])  # every labelled alloy calibrates once
+    for fitted, mapped in zip(fits, maps):
+        assert set(fitted) | set(mapped) <= set(fold["labelled"])
+        assert not set(systems[fitted]) & set(systems[mapped])
+    p = model.predict_proba(ids[fold["test"]][:, option.columns])[:, 1]
+    assert ((p >= 0) & (p <= 1)).all()
+    with pytest.raises(ValueError, match="calibration"):
+        Candidate("random_forest", "8", calibration="beta")
+    with pytest.raises(ValueError, match="fixed model"):
+        generalisation.nested_cross_validate(alloys, inputs, fixed=(("random_forest",),))
+
+
+def test_nested_cross_validate_scores_a_calibrated_forest_as_a_model(alloys, inputs, small_forests):
+    fixed = (("random_forest", "8"), ("random_forest", "8", "isotonic"))
+    found = generalisation.nested_cross_validate(alloys, inputs, fixed=fixed, nested=(), n_folds=3, n_repeats=1,
+                                                 progress=False)
+    assert list(dict.fromkeys(found.results["model"])) == ["random_forest_8", "random_forest_8_isotonic"]
+    raw, calibrated = (found.predictions[found.predictions["model"] == m] for m in dict.fromkeys(fixed_keys(fixed)))
+    assert not np.allclose(raw["probability"], calibrated["probability"])
+    assert calibrated["spread"].isna().all()  # a calibrated forest has no trees' spread
+    # The results are the scorers of the predictions, fold by fold.
+    rescored = generalisation.score_predictions(found.predictions)
+    pd.testing.assert_frame_equal(rescored, found.results)
+    part = calibrated[calibrated["fold"] == 1]
+    by_hand = metrics.expected_calibration_error(part["label"], part["probability"])
+    value = found.results.query("model == 'random_forest_8_isotonic' and fold == 1 and metric == 'ece'")["value"]
+    assert value.item() == pytest.approx(by_hand)
+
+
+def fixed_keys(fixed):
+    return ["_".join(entry) for entry in fixed]
+
+
+def test_combine_averages_models_on_the_folds_they_share():
+    a = _predictions([0.9, 0.2, 0.6], np.nan, [1, 0, 1], model="a").assign(scheme="grouped", table="t", formula="X")
+    b = _predictions([0.7, 0.4, 0.2], 0.1, [1, 0, 1], model="b").assign(scheme="grouped", table="t", formula="X")
+    later = b.assign(repeat=1)  # a repeat only b was scored on: left out
+    found = generalisation.combine(pd.concat([a, b, later]), ["a", "b"], "mean")
+    assert list(found.columns) == list(a.columns)
+    np.testing.assert_allclose(found["probability"], [0.8, 0.3, 0.4])
+    assert (found["model"] == "mean").all() and found["spread"].isna().all() and (found["repeat"] == 0).all()
+    assert list(found["label"]) == [1, 0, 1]
+    with pytest.raises(ValueError, match="no predictions"):
+        generalisation.combine(a, ["a", "b"], "mean")
+    with pytest.raises(ValueError, match="two or more"):
+        generalisation.combine(a, ["a", "a"], "mean")
+
+
+def test_ece_floor_is_what_a_calibrated_model_scores():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(size=400)
+    calibrated = _predictions(p, np.nan, (rng.uniform(size=400) < p).astype(int))
+    found = generalisation.ece_floor(calibrated, "forest", draws=300, seed=1)
+    row = found.loc[(0, 0)]
+    assert row["alloys"] == 400
+    # Labels drawn from p: the observed error is one more draw of the floor's distribution.
+    assert 0.02 < row["floor"] < row["floor_95"] < 0.1 and row["ece"] < row["floor_95"]
+    # A model that says 0.9 where half are single phase is far above its floor.
+    overconfident = _predictions(np.full(400, 0.9), np.nan, np.arange(400) % 2)
+    row = generalisation.ece_floor(overconfident, "forest", draws=50).loc[(0, 0)]
+    assert row["ece"] == pytest.approx(0.4) and row["floor_95"] < 0.05
+    # More alloys, a lower floor (it shrinks as 1/sqrt(n)).
+    more = _predictions(np.tile(p, 4), np.nan, np.zeros(1600, dtype=int))
+    assert generalisation.ece_floor(more, "forest", draws=100).loc[(0, 0), "floor"] < row["floor"] * 10
+    assert generalisation.ece_floor(more, "forest", draws=100).loc[(0, 0), "floor"] < found.loc[(0, 0), "floor"]
+    with pytest.raises(ValueError, match="draws"):
+        generalisation.ece_floor(calibrated, "forest", draws=0)
+
+
+def test_ece_floor_pooled_by_repeat_is_lower_than_per_fold():
+    rng = np.random.default_rng(4)
+    p = rng.uniform(size=1200)
+    labels = (rng.uniform(size=1200) < p).astype(int)
+    folds = _predictions(p, np.nan, labels).assign(fold=np.arange(1200) % 4)
+    per_fold = generalisation.ece_floor(folds, "forest", draws=100)
+    pooled = generalisation.ece_floor(folds, "forest", draws=100, by=("repeat",))
+    assert list(per_fold.index.names) == ["repeat", "fold"] and len(per_fold) == 4
+    assert list(pooled.index.names) == ["repeat"] and pooled["alloys"].tolist() == [1200]
+    # Four times the alloys: about half the floor.
+    assert pooled["floor"].iloc[0] == pytest.approx(per_fold["floor"].mean() / 2, rel=0.25)
+    assert pooled["ece"].iloc[0] == pytest.approx(metrics.expected_calibration_error(labels, p))

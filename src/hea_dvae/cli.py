@@ -249,17 +249,18 @@ def _parse_formulas(items: list[tuple[str, str | None]]):
 def _model_folders(model) -> list[str] | None:
     """``--model`` (None, one value or a list of them) as checkpoint folders; None for the default predictor.
 
-    ``released`` and ``default`` stand alone; several folders make an
-    ensemble (which, as any ensemble, refuses members of two element tables).
+    ``released``, ``forest`` and ``default`` stand alone; several folders
+    make an ensemble (which, as any ensemble, refuses members of two element
+    tables).
     """
     models = [model] if isinstance(model, str) else list(model or [])
-    named = [m for m in models if m in ("default", "released")]
+    named = [m for m in models if m in NAMED_MODELS]
     if named and len(models) > 1:
         raise BadInput(f"--model {named[0]} stands alone; several --model options name checkpoint folders "
                        "(an ensemble)")
     if not models or models == ["default"]:
         return None
-    if models == ["released"]:
+    if models in (["released"], ["forest"]):
         return models
     missing = [m for m in models if not Path(m).exists()]
     if missing:
@@ -268,12 +269,18 @@ def _model_folders(model) -> list[str] | None:
     return models
 
 
-def load_predictor(model=None, scores_only: bool = False):
+#: Values of ``--model`` that name a model rather than a checkpoint folder.
+NAMED_MODELS = ("default", "released", "forest")
+
+
+def load_predictor(model=None, scores_only: bool = False, forest: bool = False):
     """The predictor a command uses.
 
     ``None`` or ``"default"``: :func:`hea_dvae.zoo.default_predictor` (our
     ensemble, standard element table; trained and cached on first use);
-    ``"released"``: the authors' weights; a checkpoint folder: that model;
+    ``"released"``: the authors' weights; ``"forest"`` (only where
+    ``forest`` is true: ``predict``): :func:`hea_dvae.zoo.forest_predictor`,
+    a random forest on the 31 descriptors; a checkpoint folder: that model;
     a list of checkpoint folders (``--model`` given several times, e.g. one
     ``train --seed`` each): their ensemble, whose ``spread`` is theirs.
 
@@ -290,6 +297,14 @@ def load_predictor(model=None, scores_only: bool = False):
     folders = _model_folders(model)
     if folders == ["released"]:
         return released_predictor()
+    if folders == ["forest"]:
+        if not forest:
+            raise BadInput("--model forest scores alloys with 'hea-dvae predict' only: the design routes decode, "
+                           "invert or screen with an SSVAE's classifiers (a forest has no decoder and no gradient); "
+                           "give them 'default', 'released' or checkpoint folders")
+        from . import zoo
+
+        return zoo.forest_predictor()
     name = None if folders is None else "checkpoint" + ("s " if len(folders) > 1 else " ") + ", ".join(folders)
     try:
         if scores_only:
@@ -334,14 +349,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if not items:
         raise BadInput("give formulas, or --input FILE (a CSV with a 'formula' column, or one per line)")
     fractions = np.stack(_parse_formulas(items))
-    predictor = load_predictor(args.model, scores_only=True)
+    predictor = load_predictor(args.model, scores_only=True, forest=True)
     _say(f"model: {predictor.name} (identity {predictor.identity})")
     features = np.asarray(predictor.featurize(fractions), dtype=float)
+    columns = list(getattr(predictor, "features", FEATURES))  # a forest reads the 31 descriptors
     frame = pd.DataFrame({"formula": [formula for formula, _ in items],
                           "p_single_phase": predictor.predict_proba(features),
                           "spread": predictor.predict_spread(features)})
     frame = frame.join(design.data_flags(fractions)[list(PREDICT_FLAGS)])
-    frame = frame.join(pd.DataFrame(features, columns=list(FEATURES)))
+    frame = frame.join(pd.DataFrame(features, columns=columns))
     design.stamp(frame, predictor, route="predict")
     sys.stdout.write(design.csv_text(frame))
     return EXIT_OK
@@ -599,7 +615,9 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 def _model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", metavar="MODEL", action="append",
-        help="'released' (the authors' weights, paper element table), or a checkpoint folder "
+        help="'released' (the authors' weights, paper element table); 'forest' (predict only: a random "
+        "forest on 31 descriptors, the model with the highest mean AUC on unseen alloy systems in chapter 7; "
+        "fitted in about two seconds); or a checkpoint folder "
         "(one model); given several times, their ensemble (e.g. one 'train --seed N' each: its spread "
         "is theirs, which 'design next' needs); default: our ensemble of the default recipe's seed "
         "models on the paper split with the standard element table (metallic radii, Takeuchi-Inoue "

@@ -372,6 +372,28 @@ def descriptor_frame(x, table: str | ElementTable = "standard",
     return pd.DataFrame(values, columns=list(DESCRIPTORS), index=index)
 
 
+#: Descriptors a model reads as log10 of their value clipped to :data:`LOG_CLIP`:
+#: Omega is infinite where the mixing enthalpy is exactly 0 (50 alloys of the
+#: dataset) and Lambda reaches 1e27 where the size mismatch nearly vanishes.
+LOG_SCALED: tuple[str, ...] = ("omega", "lambda_")
+
+#: Clip of :data:`LOG_SCALED` before the logarithm (both rules' thresholds,
+#: Omega 1.1 and Lambda 0.96, lie well inside).
+LOG_CLIP: tuple[float, float] = (1e-2, 1e3)
+
+
+def model_inputs(x, table: str | ElementTable = "standard") -> pd.DataFrame:
+    """The descriptors as tree models read them: every column finite.
+
+    :func:`descriptor_frame` of ``x`` on ``table``, with :data:`LOG_SCALED`
+    replaced by their base-10 logarithm after clipping to :data:`LOG_CLIP`.
+    """
+    frame = descriptor_frame(x, table=table)
+    for name in LOG_SCALED:
+        frame[name] = np.log10(np.clip(frame[name].to_numpy(dtype=float), *LOG_CLIP))
+    return frame
+
+
 def descriptor_auc(frame: pd.DataFrame, labels) -> pd.DataFrame:
     """Each descriptor alone as a score for single phase: ROC AUC and direction.
 

@@ -33,6 +33,9 @@ unseen systems:
   of its trees' probabilities)?
 - is it calibrated (the ``ece`` metric of the results, and
   :func:`hea_dvae.metrics.reliability_table` of the pooled predictions)?
+  How low can that error be on folds this small (:func:`ece_floor`), and
+  does recalibrating on inner folds (a fixed model with ``calibration``)
+  lower it?
 - what is the ``outside_data`` flag of :func:`hea_dvae.design.data_flags`
   worth, computed against each outer fold's training part
   (:func:`outside_flags`, :func:`flag_value`)?
@@ -45,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import RandomForestClassifier
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
@@ -53,7 +57,8 @@ from . import checks
 from .baselines import sklearn_baselines
 from .config import show_progress
 from .data import load_dataset
-from .descriptors import DESCRIPTORS, descriptor_frame
+from .descriptors import DESCRIPTORS
+from .descriptors import model_inputs as descriptor_inputs
 from .design.assessment import data_flags, reference_from
 from .elements import ELEMENTS, FEATURES
 from .evaluation import cv_folds, fold_parts, fold_seed, scheme_groups
@@ -69,15 +74,6 @@ SCHEME = "grouped"
 #: first 8 descriptors are the paper's 8 features, so the sets are nested.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {"8": FEATURES, "31": DESCRIPTORS}
 
-#: Descriptors read as log10 of their value clipped to :data:`LOG_CLIP`:
-#: Omega is infinite where the mixing enthalpy is exactly 0 (50 alloys) and
-#: Lambda reaches 1e27 where the size mismatch nearly vanishes.
-LOG_SCALED: tuple[str, ...] = ("omega", "lambda_")
-
-#: Clip of :data:`LOG_SCALED` before the logarithm (both rules' thresholds,
-#: Omega 1.1 and Lambda 0.96, lie well inside).
-LOG_CLIP: tuple[float, float] = (1e-2, 1e3)
-
 #: Settings tried for each family inside the outer training parts (the
 #: family's :func:`hea_dvae.baselines.sklearn_baselines` default first).
 GRIDS: dict[str, tuple[dict, ...]] = {
@@ -85,10 +81,19 @@ GRIDS: dict[str, tuple[dict, ...]] = {
     "gradient_boosting": ({"max_depth": 3}, {"max_depth": 5, "subsample": 0.8}),
 }
 
-#: Fixed models: (family, input set), each fitted with its default settings.
-FIXED: tuple[tuple[str, str], ...] = (
+#: Fixed models: (family, input set) or (family, input set, calibration), each
+#: fitted with its default settings; a calibration (:data:`CALIBRATIONS`) maps
+#: the model's probabilities through a function fitted on inner grouped folds.
+FIXED: tuple[tuple[str, ...], ...] = (
     ("random_forest", "8"), ("random_forest", "31"), ("gradient_boosting", "8"), ("gradient_boosting", "31"),
+    ("random_forest", "31", "isotonic"),
 )  # fmt: skip
+
+#: Recalibrations a fixed model may have (scikit-learn's
+#: :class:`~sklearn.calibration.CalibratedClassifierCV` methods): each inner
+#: fold's model is fitted on the others and its calibration map on the fold;
+#: the predictor is the mean of the inner folds' calibrated models.
+CALIBRATIONS: tuple[str, ...] = ("isotonic", "sigmoid")
 
 #: Families whose input set and settings are chosen on inner folds.
 NESTED: tuple[str, ...] = ("random_forest", "gradient_boosting")
@@ -99,10 +104,12 @@ MODEL_LABELS: dict[str, str] = {
     "ssvae_8": "SSVAE, 8 features",
     "random_forest_8": "random forest, 8 features",
     "random_forest_31": "random forest, 31 descriptors",
+    "random_forest_31_isotonic": "random forest, 31 descriptors, recalibrated",
     "gradient_boosting_8": "gradient boosting, 8 features",
     "gradient_boosting_31": "gradient boosting, 31 descriptors",
     "random_forest_nested": "random forest, nested choice",
     "gradient_boosting_nested": "gradient boosting, nested choice",
+    "ssvae_forest_mean": "mean of the SSVAE and the nested forest",
 }
 
 #: Metrics scored on each outer test fold (those of :func:`hea_dvae.evaluation.cross_validate`).
@@ -112,19 +119,18 @@ SCORERS = {"accuracy": accuracy, "auc": roc_auc, "brier": brier, "ece": expected
 def model_inputs(data: pd.DataFrame, table: str = TABLE) -> pd.DataFrame:
     """The 31 descriptors of each alloy as models read them.
 
-    :func:`hea_dvae.descriptors.descriptor_frame` on ``table``, with
-    :data:`LOG_SCALED` replaced by their base-10 logarithm after clipping to
-    :data:`LOG_CLIP`, so that every column is finite.
+    :func:`hea_dvae.descriptors.model_inputs` on ``table`` (default this
+    module's :data:`TABLE`): :func:`~hea_dvae.descriptors.descriptor_frame`
+    with :data:`~hea_dvae.descriptors.LOG_SCALED` replaced by their base-10
+    logarithm after clipping to :data:`~hea_dvae.descriptors.LOG_CLIP`, so
+    that every column is finite.
 
     Returns
     -------
     DataFrame
         Columns :data:`~hea_dvae.descriptors.DESCRIPTORS`, index of ``data``.
     """
-    frame = descriptor_frame(data, table=table)
-    for name in LOG_SCALED:
-        frame[name] = np.log10(np.clip(frame[name].to_numpy(dtype=float), *LOG_CLIP))
-    return frame
+    return descriptor_inputs(data, table=table)
 
 
 @dataclass(frozen=True)
@@ -139,22 +145,34 @@ class Candidate:
         A key of :data:`FEATURE_SETS`.
     params : tuple of (str, value)
         Settings that differ from the family's default, sorted by name.
+    calibration : str, optional
+        One of :data:`CALIBRATIONS`: the probabilities are recalibrated on
+        inner grouped folds of the alloys the model is fitted on
+        (:meth:`fit`).
     """
 
     family: str
     features: str
     params: tuple = ()
+    calibration: str | None = None
 
     def __post_init__(self):
         if self.family not in GRIDS:
             raise ValueError(f"unknown family {self.family!r}; choose from {tuple(GRIDS)}")
         if self.features not in FEATURE_SETS:
             raise ValueError(f"unknown input set {self.features!r}; choose from {tuple(FEATURE_SETS)}")
+        if self.calibration is not None and self.calibration not in CALIBRATIONS:
+            raise ValueError(f"unknown calibration {self.calibration!r}; choose from {CALIBRATIONS}")
+
+    @property
+    def key(self) -> str:
+        """The model's name in the results: family, input set and calibration (e.g. ``random_forest_31``)."""
+        return "_".join([self.family, self.features] + ([self.calibration] if self.calibration else []))
 
     @property
     def name(self) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.family}_{self.features}" + (f" ({settings})" if settings else "")
+        return self.key + (f" ({settings})" if settings else "")
 
     @property
     def columns(self) -> list[int]:
@@ -167,6 +185,23 @@ class Candidate:
         if forest_trees is not None and self.family == "random_forest":
             estimator.set_params(n_estimators=forest_trees)
         return estimator
+
+    def fit(self, data: pd.DataFrame, inputs: np.ndarray, positions: np.ndarray, seed: int, n_inner: int = 3):
+        """The estimator fitted on the rows ``positions`` of ``inputs`` (their labels from ``data``).
+
+        With a :attr:`calibration`, ``n_inner`` grouped folds of those rows
+        (seeded by ``seed``) each fit the model on the others and a
+        calibration map on the fold itself; the returned predictor averages
+        the calibrated models. No alloy outside ``positions`` is read.
+        """
+        positions = np.asarray(positions)
+        labels = data["label"].to_numpy()[positions]
+        model = self.estimator(seed)
+        if self.calibration is not None:
+            inner = [(fit_at, score_at) for _, _, fit_at, score_at
+                     in cv_folds(data.iloc[positions], SCHEME, n_inner, 1, seed)]
+            model = CalibratedClassifierCV(model, method=self.calibration, cv=inner)
+        return model.fit(inputs[np.ix_(positions, self.columns)], labels)
 
 
 def candidates(family: str, feature_sets=tuple(FEATURE_SETS), grid=None) -> list[Candidate]:
@@ -238,16 +273,15 @@ class _OuterFold:
 
 
 def _fit_and_score(option: Candidate, data, inputs, task: _OuterFold) -> tuple[np.ndarray, np.ndarray]:
-    labels = data["label"].to_numpy()
-    model = option.estimator(task.seed)
-    model.fit(inputs[np.ix_(task.labelled, option.columns)], labels[task.labelled])
+    model = option.fit(data, inputs, task.labelled, task.seed)
     test_inputs = inputs[np.ix_(task.test, option.columns)]
     return model.predict_proba(test_inputs)[:, 1], tree_spread(model, test_inputs)
 
 
 def _settings(option: Candidate, seed: int) -> tuple:
     """What makes two candidates the same fitted model: family, inputs and every estimator setting."""
-    return option.family, option.features, repr(sorted(option.estimator(seed).get_params().items()))
+    return (option.family, option.features, option.calibration,
+            repr(sorted(option.estimator(seed).get_params().items())))
 
 
 def _run_outer(data, inputs, task: _OuterFold, fixed, nested, n_inner, inner_trees):
@@ -261,8 +295,8 @@ def _run_outer(data, inputs, task: _OuterFold, fixed, nested, n_inner, inner_tre
 
     with threadpool_limits(limits=1):
         outputs, choices = {}, []
-        for family, features in fixed:
-            outputs[f"{family}_{features}"] = fit_once(Candidate(family, features))
+        for option in map(_fixed_candidate, fixed):
+            outputs[option.key] = fit_once(option)
         for family in nested:
             best, scores = choose(data, inputs, task.labelled, candidates(family), n_inner, task.seed, inner_trees)
             outputs[f"{family}_nested"] = fit_once(best)
@@ -271,14 +305,35 @@ def _run_outer(data, inputs, task: _OuterFold, fixed, nested, n_inner, inner_tre
                          "chosen": option == best} for option, score in scores.items()]
     labels = data["label"].to_numpy()[task.test]
     key = {"scheme": SCHEME, "table": TABLE, "repeat": task.repeat, "fold": task.fold}
-    rows = [{**key, "model": name, "metric": metric, "value": float(score(labels, p))}
-            for name, (p, _) in outputs.items() for metric, score in SCORERS.items()]
     predictions = pd.concat([
         pd.DataFrame({**key, "model": name, "position": task.test, "formula": data["formula"].to_numpy()[task.test],
                       "label": labels, "probability": p, "spread": spread})
         for name, (p, spread) in outputs.items()
     ], ignore_index=True)
-    return rows, predictions, choices
+    return predictions, choices
+
+
+def _fixed_candidate(entry) -> Candidate:
+    """A :data:`FIXED` entry, (family, input set[, calibration]), as its candidate."""
+    if not 2 <= len(entry) <= 3:
+        raise ValueError(f"a fixed model is (family, input set[, calibration]), not {entry!r}")
+    return Candidate(entry[0], entry[1], calibration=entry[2] if len(entry) == 3 else None)
+
+
+def score_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`SCORERS` of every model on every outer test fold of ``predictions``.
+
+    Returns
+    -------
+    DataFrame
+        ``scheme, table, repeat, fold, model, metric, value``, one row per
+        fold, model and metric (the layout of
+        :func:`hea_dvae.evaluation.cross_validate`'s results).
+    """
+    keys = ["scheme", "table", "repeat", "fold", "model"]
+    rows = [{**dict(zip(keys, key)), "metric": metric, "value": float(score(part["label"], part["probability"]))}
+            for key, part in predictions.groupby(keys, sort=False) for metric, score in SCORERS.items()]
+    return pd.DataFrame(rows, columns=keys + ["metric", "value"])
 
 
 @dataclass(frozen=True)
@@ -351,8 +406,9 @@ def nested_cross_validate(
         What the models read, one row per alloy of ``data``, columns
         :data:`~hea_dvae.descriptors.DESCRIPTORS` (default
         :func:`model_inputs` of ``data``).
-    fixed : sequence of (str, str)
-        (family, input set) fitted with default settings (:data:`FIXED`).
+    fixed : sequence of tuple
+        (family, input set) or (family, input set, calibration) fitted with
+        default settings (:data:`FIXED`).
     nested : sequence of str
         Families whose input set and settings are chosen by :func:`choose`
         on each outer fold's labelled alloys (:data:`NESTED`).
@@ -378,8 +434,8 @@ def nested_cross_validate(
     data = load_dataset() if data is None else data.reset_index(drop=True)
     checks.integer("n_inner", n_inner, minimum=2)
     checks.integer("n_jobs", n_jobs, minimum=1)
-    for family, features in fixed:
-        Candidate(family, features)
+    for entry in fixed:
+        _fixed_candidate(entry)
     for family in nested:
         candidates(family)
     if not fixed and not nested:
@@ -397,10 +453,9 @@ def nested_cross_validate(
     else:
         runner = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")
         outputs = list(tqdm(runner(delayed(_run_outer)(data, inputs, task, *arguments) for task in tasks), **bar))
-    results = pd.DataFrame([row for rows, _, _ in outputs for row in rows],
-                           columns=["scheme", "table", "repeat", "fold", "model", "metric", "value"])
-    predictions = pd.concat([p for _, p, _ in outputs], ignore_index=True)
-    choices = pd.DataFrame([c for _, _, rows in outputs for c in rows],
+    predictions = pd.concat([p for p, _ in outputs], ignore_index=True)
+    results = score_predictions(predictions)
+    choices = pd.DataFrame([c for _, rows in outputs for c in rows],
                            columns=["repeat", "fold", "family", "candidate", "features", "params", "inner_auc",
                                     "chosen"])
     return NestedCV(results, predictions, choices)
@@ -447,6 +502,71 @@ def spread_ranks_errors(predictions: pd.DataFrame, model: str) -> pd.DataFrame:
                      "closeness_auc": roc_auc(errors, closeness)}
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index = pd.MultiIndex.from_tuples(out.index, names=["repeat", "fold"])
+    return out
+
+
+def combine(predictions: pd.DataFrame, models, name: str) -> pd.DataFrame:
+    """The mean probability of ``models`` on every outer test fold all of them were scored on.
+
+    A combination of, say, the SSVAE and a forest, scored like any model
+    (:func:`score_predictions`); its ``spread`` is NaN.
+
+    Returns
+    -------
+    DataFrame
+        ``predictions``' columns, ``model`` = ``name``, one row per alloy of
+        each fold common to all ``models``.
+    """
+    models = list(models)
+    if len(models) < 2 or len(set(models)) != len(models):
+        raise ValueError(f"combine two or more different models, not {models}")
+    keys = ["scheme", "table", "repeat", "fold", "position"]
+    chosen = predictions[predictions["model"].isin(models)]
+    missing = set(models) - set(chosen["model"])
+    if missing:
+        raise ValueError(f"no predictions of {sorted(missing)}")
+    wide = chosen.pivot_table(index=keys, columns="model", values="probability", aggfunc="first").dropna()
+    if wide.empty:
+        raise ValueError(f"{models} share no scored fold")
+    first = chosen[chosen["model"] == models[0]].set_index(keys).loc[wide.index]
+    out = first[["formula", "label"]].assign(model=name, probability=wide[models].mean(axis=1), spread=np.nan)
+    return out.reset_index()[list(predictions.columns)]
+
+
+def ece_floor(predictions: pd.DataFrame, model: str, draws: int = 200, seed: int = 0,
+              by: tuple[str, ...] = ("repeat", "fold")) -> pd.DataFrame:
+    """Per outer fold (or ``by`` group): ``model``'s calibration error, and a perfectly calibrated model's.
+
+    The calibration error (10 bins) of a finite test fold is above 0 even
+    for a perfectly calibrated predictor: each bin's observed share of
+    single-phase alloys scatters around its mean probability. The floor is
+    that error with the model's own probabilities and labels drawn from
+    them (Bernoulli(p)), the mean over ``draws`` draws; its 95th percentile
+    is what such a model exceeds one time in twenty. The floor shrinks as
+    one over the square root of the alloys scored: ``by=("repeat",)``
+    pools each repeat's out-of-fold predictions (every alloy once), as the
+    reliability diagram does.
+
+    Returns
+    -------
+    DataFrame
+        One row per ``by`` group (default ``repeat, fold``): ``alloys``,
+        ``ece`` (observed), ``floor`` and ``floor_95``.
+    """
+    checks.integer("draws", draws, minimum=1)
+    chosen = predictions[predictions["model"] == model]
+    if chosen.empty:
+        raise ValueError(f"no predictions of model {model!r}")
+    rng = np.random.default_rng(seed)
+    rows = {}
+    by = list(by)
+    for key, group in chosen.groupby(by, sort=True):
+        p = group["probability"].to_numpy(dtype=float)
+        drawn = [expected_calibration_error((rng.random(len(p)) < p).astype(int), p) for _ in range(draws)]
+        rows[key] = {"alloys": len(p), "ece": expected_calibration_error(group["label"].to_numpy(), p),
+                     "floor": float(np.mean(drawn)), "floor_95": float(np.quantile(drawn, 0.95))}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index = pd.MultiIndex.from_tuples([k if isinstance(k, tuple) else (k,) for k in out.index], names=by)
     return out
 
 

@@ -186,6 +186,89 @@ class Ensemble:
         return torch.log(probability) - torch.log1p(-probability)
 
 
+@dataclass
+class ForestPredictor:
+    """A random forest on the 31 descriptors: the model with the highest mean AUC on unseen alloy systems.
+
+    Chapter 7 compares predictors on folds that hold whole alloy systems out
+    of training; a forest on the descriptors of :mod:`hea_dvae.descriptors`
+    has the highest mean ROC AUC there. It scores alloys like any
+    :class:`Predictor` (``predict``), but has no decoder and no gradient, so
+    the design routes that decode or invert keep the SSVAE ensemble.
+
+    Its members are its trees: ``member_probabilities`` are each tree's
+    probability (the forest's is their mean) and the spread their standard
+    deviation. For fully grown trees that spread is close to
+    :math:`\\sqrt{p(1-p)}`, a function of the probability itself (chapter 7).
+
+    Attributes
+    ----------
+    forest : sklearn.ensemble.RandomForestClassifier
+        Fitted on :func:`hea_dvae.descriptors.model_inputs` of ``table``.
+    table : str
+        Element table of the descriptors.
+    name : str
+    identity : str
+        SHA-256 of the training inputs and labels, the forest's settings and
+        the scikit-learn version: the same training gives the same identity.
+    """
+
+    forest: object
+    table: str
+    name: str = "random forest, 31 descriptors"
+    identity: str = ""
+    temperature: float = 1.0
+
+    @property
+    def n_members(self) -> int:
+        return len(self.forest.estimators_)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Names of what :meth:`featurize` returns: the descriptors, ``log10_`` before those read as logarithms."""
+        from .descriptors import DESCRIPTORS, LOG_SCALED
+
+        return tuple(f"log10_{name}" if name in LOG_SCALED else name for name in DESCRIPTORS)
+
+    def featurize(self, x) -> np.ndarray:
+        """The 31 descriptors of fractions (n, 30) as the forest reads them."""
+        from .descriptors import model_inputs
+
+        return model_inputs(np.atleast_2d(np.asarray(x, dtype=float)), table=self.table).to_numpy(dtype=float)
+
+    def member_probabilities(self, e) -> np.ndarray:
+        """Each tree's probability of single phase, shape (n_trees, n)."""
+        e = np.atleast_2d(np.asarray(e, dtype=float))
+        return np.array([tree.predict_proba(e)[:, 1] for tree in self.forest.estimators_])
+
+    def predict_proba(self, e) -> np.ndarray:
+        """The forest's probability (the mean of its trees'), shape (n,)."""
+        return self.forest.predict_proba(np.atleast_2d(np.asarray(e, dtype=float)))[:, 1]
+
+    def predict_spread(self, e) -> np.ndarray:
+        """Standard deviation of the trees' probabilities."""
+        return spread_of(self.member_probabilities(e))
+
+    def member(self, index: int) -> "ForestPredictor":
+        """Not available: one tree of a forest is not a predictor users should design with."""
+        raise TypeError(f"{self.name} has trees, not members that predict alone; "
+                        "routes that need members (design latent, invert) take an SSVAE ensemble")
+
+
+def forest_identity(inputs: np.ndarray, labels: np.ndarray, forest) -> str:
+    """SHA-256 of what makes a fitted forest: training inputs and labels, settings, scikit-learn version."""
+    import hashlib
+
+    import sklearn
+
+    digest = hashlib.sha256(f"sklearn {sklearn.__version__}".encode())
+    digest.update(repr(sorted(forest.get_params().items())).encode())
+    for array in (np.ascontiguousarray(inputs, dtype=float), np.ascontiguousarray(labels, dtype=np.int64)):
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def released_predictor() -> Ensemble:
     """The authors' released model as a one-member :class:`Ensemble` (paper table)."""
     from .model import load_released_model
