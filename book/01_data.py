@@ -193,7 +193,8 @@ plots.glue_figure("fig-elements-per-alloy", plots.elements_per_alloy(data))
 # elements hold only {glue:text}`n_eight_or_more_elements:d` alloys).
 # Which alloys were made and reported (binaries chosen from known
 # solid-solution systems; multi-principal-element alloys explored more
-# widely) shapes this picture as much as physics does. A model that leans on
+# widely) may shape this picture as much as physics does; these data cannot
+# separate the two. A model that leans on
 # the number of elements, or on the mixing entropy that grows with it,
 # partly learns this selection.
 #
@@ -372,8 +373,9 @@ plots.glue_figure("fig-vec", plots.table_comparison(paper_values, corrected, dat
 #
 # ### A third table: the values the empirical rules were calibrated on
 #
-# The corrected table fixes VEC only. The size mismatch $\delta$ and the
-# mixing enthalpy of the paper's table are computed from other element data
+# The corrected table mends VEC (and takes the other properties listed
+# above from pymatgen), but leaves the size mismatch $\delta$ and the
+# mixing enthalpy as the paper's table has them, computed from other element data
 # than the literature's: its radii are pymatgen's empirical atomic radii
 # (Al 125 pm, smaller than Fe's 140), not the metallic radii on which the
 # $\delta \le 6.6\,\%$ rule was calibrated, and its pair enthalpies are not
@@ -422,9 +424,10 @@ print(f"spread over two parts of the paper split: {int(groups['crosses'].sum())}
 # One of these formulas writes a zero amount (`Mo0`), which
 # `hea_dvae.composition_vector` refuses. The
 # {glue:text}`n_duplicate_groups:d` groups are few and the book keeps them,
-# as the paper did; an alloy seen in training whose twin is in
-# the test set makes the test score slightly optimistic, and twins with
-# conflicting labels are irreducible error.
+# as the paper did. A twin on each side of the split moves the test score:
+# up when the twins share their label (the model has seen the answer),
+# down when they do not; twins with conflicting labels are irreducible
+# error.
 #
 # ## 6. The paper's split
 #

@@ -47,8 +47,9 @@
 # | Empirical phase-formation rules {cite:p}`zhang2008rules,yang2012omega,guo2011vec` | helpful |
 # | Bootstrap intervals {cite:p}`efron1993bootstrap` | helpful |
 #
-# Time to read: 20 minutes; to run: about four minutes on an otherwise idle
-# two-core CPU with an empty model cache, seconds with a filled one.
+# Time to read: 20 minutes; to run: minutes on an otherwise idle two-core
+# CPU (the time of the run shown is at the foot of the page), longer with an
+# empty model cache.
 #
 # :::{admonition} Run this chapter yourself
 # :class: tip
@@ -144,8 +145,11 @@ reporting.readable(verdict[["omega", "delta", "delta_h_mix", "delta_s_mix", "vec
                         "vec_phase", "single_phase", "literature prior"]].round(3))
 
 # %% [markdown]
-# Fitted on the 864 labelled alloys of the paper split, the expert prior
-# keeps the rules' direction and learns how much each is worth:
+# Fitted on the 864 labelled alloys of the paper split, with the features
+# of this chapter's `table`, the expert prior keeps the rules' direction
+# and learns how much each is worth. (This fit illustrates; the prior that
+# trains the VAEs of sections 3–5 reads compositions with the standard
+# table and fits its own weights on each run's labelled alloys.)
 
 # %%
 labelled = with_table(paper_split()["labelled"], table)
@@ -261,7 +265,7 @@ rules_scores.round(3)
 # wrong way here (margin AUC {glue:text}`zhang2008_margin_auc:.2f` with the
 # paper's table, {glue:text}`zhang2008_margin_auc_standard:.2f` with the
 # standard one: many single-phase alloys are binaries and ternaries whose
-# mixing entropy lies below its 12 J/(mol K)); fitted on labelled alloys,
+# mixing entropy lies below its 12 J/(mol K)); in the fit of section 1,
 # the expert prior gives it a weight of (nearly) zero and keeps the other
 # two.
 #
@@ -329,7 +333,8 @@ pd.DataFrame(table_gains, index=["AUC, standard − paper", "95 % low", "95 % hi
 # {glue:text}`delta_alone_all_auc_standard:.3f`. The ablation below keeps
 # the three rules' vote on the paper's table, the best of the three votes
 # on the test alloys, as its rules baseline. The rules' use in this book is
-# as a prior, and that prior (section 1) reads the standard table. Every design output of {doc}`Chapter 6 <06_design>` lists the
+# as a prior, and the prior that trains the VAEs below reads the standard
+# table. Every design output of {doc}`Chapter 6 <06_design>` lists the
 # rules' verdicts on the standard table too.
 #
 # ## 3. The paper's Table 2, with several seeds
@@ -353,8 +358,9 @@ pd.Series({"models trained now": result.trained, "models used": len({id(m) for m
 # (the same cache entries). The runs of one shape are trained together as one
 # batched computation (`hea_dvae.batched`), on both cores;
 # `benchmarks/bench_ablation.py` times the grid. A quicker, rougher grid is
-# a parameter away (`-p epochs 150`): the classifier is selected on the
-# validation alloys early in training, long before the decoder is finished.
+# a parameter away (`-p epochs 150`), but it changes the classifier too:
+# with the full recipe, chapter 2's table of selected epochs shows the
+# classifier's snapshot taken well past epoch 150.
 # :::
 #
 # The paper's Table 2 has two rows: its usual split (864 labelled, 296
@@ -469,8 +475,9 @@ reporting.readable(ablation.summary_table(result.results, "accuracy"))
 # %% [markdown]
 # ## 5. Paired comparisons
 #
-# Differences between the VAEs are small next to the spread over seeds,
-# most of which comes from *which* alloys were labelled. Comparing models on
+# Differences between the VAEs are small next to the spread over seeds (a
+# seed fixes both which alloys are labelled and the initialisation).
+# Comparing models on
 # the same seed cancels that: for each fraction, the mean over seeds of the
 # expert-prior VAE's test score minus the other model's, a 95 % paired
 # bootstrap interval (seeds and test alloys resampled together, both
@@ -535,9 +542,9 @@ if (0.02, "vae-flat", "accuracy") in summary.index:
 # - **The prior, when labels are scarce.** With 2 % of the training alloys
 #   labelled (23 alloys): {glue:md}`said_accuracy_gain_over_vae_flat_2pct`
 #   The expert prior wins {glue:text}`accuracy_gain_over_vae_flat_2pct_wins`
-#   of the seeds. {glue:md}`said_auc_gain_over_vae_flat_2pct` With the flat
-#   prior, the KL term of the unlabelled alloys pulls every prediction
-#   towards 0.5, which moves the threshold more than the ranking (accuracy
+#   of the seeds. {glue:md}`said_auc_gain_over_vae_flat_2pct` The two
+#   metrics need not move together: accuracy depends on where the
+#   probabilities fall around 0.5, the ROC AUC only on their order (accuracy
 #   {glue:text}`test_accuracy_vae_flat_2pct_mean:.3f` ±
 #   {glue:text}`test_accuracy_vae_flat_2pct_std:.3f` against
 #   {glue:text}`test_accuracy_vae_expert_2pct_mean:.3f` ±
@@ -567,8 +574,8 @@ if (0.02, "vae-flat", "accuracy") in summary.index:
 #   {glue:md}`said_auc_gain_over_random_forest_100pct`
 # - **The rules alone** (ROC AUC {glue:text}`rules_test_auc_paper:.3f`)
 #   {glue:md}`said_rules_auc_vs_trained`. {glue:md}`said_rules_accuracy_vs_flat`
-#   Fitted as a prior, they are what the expert prior adds where a model
-#   has the least data.
+#   Fitted as a prior, they are what the expert prior brings where a model
+#   has the least data; the first point above says what that is worth.
 #
 # The full tidy table (one row per fraction, seed, model and metric) is
 # written beside the book build (`_build/`, or `$HEA_DVAE_BUILD_DIR`):

@@ -39,8 +39,9 @@
 # | {doc}`Chapter 2 <02_model>`: the model and the released weights | necessary |
 # | Variational autoencoders {cite:p}`kingma2013vae` | helpful |
 #
-# Time to read: 25 minutes; to run: under a minute with the model cache
-# filled (training the cached models takes a few minutes more).
+# Time to read: 25 minutes; to run: a few minutes with the model cache
+# filled (the time of the run shown is at the foot of the page; training
+# the cached models takes a few minutes more).
 
 # %% tags=["parameters"]
 seeds = 5  # number of our retrained models (seeds 0, 1, ...), from the model cache
@@ -143,14 +144,16 @@ agreement.loc[~agreement["same_reconstructed_alloy"],
 # %% [markdown]
 # Alloy by alloy, the released model gives back the authors' file
 # ({glue:text}`released_same_reconstruction` of
-# {glue:text}`test_alloys` reconstructed formulas identical). The exception, if any, decodes to a nickel content on the
-# rounding boundary of 20.5 at.% to within float32 precision, a tie that
-# the last bit of the arithmetic breaks either way. The means agree with the paper: a composition error of
-# {glue:text}`released_composition_error_mean:.2f` at.% (paper: 2.3 %; at
-# most {glue:text}`released_composition_error_max:.1f` at.%), a probability
+# {glue:text}`test_alloys` reconstructed formulas identical; the table
+# above lists any that differ: an alloy whose content sits on a rounding
+# tie, within float32 precision, may round either way on another CPU). The
+# means agree with the paper: a composition error of
+# {glue:text}`released_composition_error_mean:.2f` at.% (paper: 2.3 %), a probability
 # error of {glue:text}`released_probability_error_mean:.3f` (paper: 0.169)
 # and a latent error of {glue:text}`released_latent_error_mean:.3f` (paper:
-# 0.175).
+# 0.175). The largest composition error is
+# {glue:text}`released_composition_error_max:.1f` at.% (paper: "about 6 %"
+# at most).
 
 # %%
 plots.glue_figure("fig-reconstruction-errors", plots.reconstruction_histograms(reconstruction))
@@ -362,14 +365,14 @@ print(f"y = 1: {consistent[1.0]} of {grid_points ** 2} decoded alloys score abov
 print(f"y = 0: {grid_points ** 2 - consistent[0.0]} of {grid_points ** 2} score above 0.5")
 
 # %% [markdown]
-# As in the paper, {glue:text}`released_grid_consistent_1` of the 25
+# {glue:text}`released_grid_consistent_1` of the 25
 # alloys decoded with $y = 1$ score above 0.5 ($z = (0.05, -0.45)$ decodes
 # to the paper's Ti3Mo13V3Nb45Ta7W29, with a probability of
 # {glue:text}`released_grid_example_p:.2f`; paper: 0.84), and all
 # {glue:text}`released_grid_consistent_0` decoded with $y = 0$ score below:
 # the label switches refractory alloys to ones with Cr, Al and Si. But
 # {glue:text}`released_grid_nearly_pure` of the $y = 1$ alloys have one
-# element at 80 at.% or more (W, or Nb and W): single phase, but hardly
+# element at 80 at.% or more (the grid table above): single phase, but hardly
 # high-entropy alloys.
 #
 # The grid is a small window. Over the whole plane, decoding with each

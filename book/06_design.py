@@ -48,8 +48,8 @@
 # | {doc}`Chapter 2 <02_model>`: the model, the released weights | necessary |
 # | {doc}`Chapter 4 <04_latent_space>`: what the latent space holds | helpful |
 #
-# Time to read: 30 minutes; to run: about two minutes with the model cache
-# filled.
+# Time to read: 30 minutes; to run: a few minutes with the model cache
+# filled (the time of the run shown is at the foot of the page).
 
 # %% tags=["parameters"]
 latent_z = [[0.0, -0.8], [0.0, -0.8], [0.8, 0.5]]  # latent vectors of the paper's three examples (z units)
@@ -270,9 +270,10 @@ plots.glue_figure("fig-screen", plots.screen_distributions(screens))
 #
 # The released model calls
 # {glue:text}`screen_released_share:.1%` of these alloys single-phase,
-# ours {glue:text}`screen_ours_share:.1%`. Most of the 169,911 mix
-# elements that no alloy of the dataset combines, so these shares say more
-# about the models than about metallurgy. The best ten of each, with the
+# ours {glue:text}`screen_ours_share:.1%`. An alloy that mixes elements no
+# alloy of the dataset combines (the `unseen_pairs` column below counts such
+# pairs) is scored from features alone, so these shares say more about the
+# models than about metallurgy. The best ten of each, with the
 # evidence: the empirical rules on the standard table (the radii and
 # enthalpies their thresholds were calibrated on), the nearest alloys
 # of the dataset (label, distance in at.%), element pairs never seen
@@ -297,11 +298,12 @@ screens["ours"].top[evidence_columns]
 # `hea_dvae.design.screen.screen` walks such a space in batches, never holding
 # more than one batch in memory, computes the features from each alloy's
 # few present elements only, and keeps a running top-$N$ and histograms
-# of $p$ by number of elements, by element and by element family. On a
-# two-core CPU the whole space takes minutes to an hour, not days, depending
-# on the number of members and on what else the machine runs
-# (`benchmarks/bench_screen.py` measures the throughput and projects the
-# time); here a reduced space, set in the parameters, screens in seconds:
+# of $p$ by number of elements, by element and by element family. How long
+# the whole space takes follows from the throughput (alloys per second, in
+# the timing table below) and depends on the number of members and on what
+# else the machine runs (`benchmarks/bench_screen.py` measures the
+# throughput and projects the time); here a reduced space, set in the
+# parameters, screens in seconds:
 
 # %%
 grid_alloys = screen.count_space(grid_space, by_size=True)
@@ -408,8 +410,8 @@ grid_member_shares.describe().loc[["mean", "std", "min", "max"]].round(4)
 # {glue:text}`grid_worst_family` group least often,
 # {glue:text}`grid_worst_family_share:.0%`. In
 # {glue:text}`grid_mixed_share:.0%` of the alloys no family holds half the
-# atoms: the dataset has few such alloys, and the shares there are the
-# model's opinion of a region it has seen sparsely, not a phase diagram.
+# atoms; the shares there, as everywhere in this grid, are the model's
+# opinion, not a phase diagram.
 # The best ten, with their evidence (alloys of one main element near the
 # 80 at.% bound with small additions rank high: dilute solid solutions,
 # which the data know well; a designer after high-entropy alloys lowers
@@ -449,8 +451,10 @@ if on_dask is not None:
     print(f"top {top} identical on the cluster: {same_top}; histograms identical: {same_histograms}")
 
 # %% [markdown]
-# The cluster needs a few seconds to start its workers, which a screen of
-# seconds does not pay back; a screen of hours on many machines does. From
+# Compare the cluster's time with one process's in the timing table: on one
+# machine, starting workers and moving batches between them cost time that
+# a screen of seconds does not win back. The cluster is meant for screens
+# of hours spread over many machines, which this page does not measure. From
 # the command line, `hea-dvae design screen ... --scheduler tcp://host:8786`
 # (see the README), and `--resume FILE` saves the progress so that an
 # interrupted screen continues where it stopped.
@@ -566,10 +570,10 @@ plots.glue_figure("fig-inversions", plots.inversion_outcomes(comparisons["ours"]
 # point and how far it lies from its seed. Often the loop does not move at all after a few steps
 # ({numref}`fig-paths`): it reaches an alloy that decodes into itself, or
 # two alloys that decode into each other, and stays there whatever the
-# number of steps. Gradient inversion moves the seed's own elements and
-# adds others only where they pay for the distance; when it fails, it is
-# held in a local optimum of the classifier, which the table shows as it
-# is.
+# number of steps. Gradient inversion pays a penalty for the distance from
+# its seed, so it moves only as far as the probability gains; the tables
+# show every run's end point, distance and probability, failures
+# included.
 #
 # ## 6. Proposals
 #

@@ -45,7 +45,8 @@
 # | {doc}`Chapter 6 <06_design>` and `hea-dvae design next`: proposals, strategies, diverse batches | helpful |
 # | Active learning in materials design {cite:p}`lookman2019active` | helpful |
 #
-# Time to read: 15 minutes; to run: about nine minutes on two cores (the
+# Time to read: 15 minutes; to run: about a quarter of an hour on two
+# cores (run time at the foot of the page; the
 # loops' 1,650 networks and 440 forests are trained afresh, not kept in
 # the model cache; the simulation's results are cached, so a rerun takes
 # seconds).
@@ -213,7 +214,8 @@ pd.Series({"pool alloys": len(data.pool), "left out (a validation or test alloy'
 #
 # Every cut is a parameter: `-p loop_epochs 100 -p loop_repeats 10 -p
 # ssvae_strategies "[balanced, greedy, uncertain, random]"` plays the whole
-# comparison, in about half an hour.
+# comparison, at several times the cost (twice the repeats, five times
+# the epochs).
 # :::
 
 # %%
@@ -337,6 +339,9 @@ reporting.readable(metrics.paired_frame(comparisons, names=["comparison", "metri
 # %% [markdown]
 # :::{admonition} The answer
 # :class: important
+# Every model here casts with the *balanced* strategy; the yield table
+# above gives every arm.
+#
 # {glue:md}`said_ssvae_vs_classifier_found_per_cast`
 # {glue:md}`said_ssvae_vs_forest_found_per_cast`
 #
@@ -396,8 +401,8 @@ outcome = reporting.claim("target_auc_over_greedy", "greater",
 # %% [markdown]
 # ## 6. What the strategies cast
 #
-# The pool holds {glue:text}`pool_binaries` binary alloys, many of two
-# neighbouring metals (Os–Re, W–Re, Ni–Co...):
+# The pool holds {glue:text}`pool_binaries` binary alloys (the first
+# batches the SSVAE cast, in a table below, show what kind):
 # {glue:text}`pool_binaries_single_phase_share:.2f` of them are single
 # phase, against {glue:text}`pool_others_single_phase_share:.2f` of the
 # alloys of three elements or more. A strategy that exploits the model finds
@@ -528,10 +533,10 @@ reporting.readable(metrics.paired_frame(hea_comparisons, names=["comparison", "m
 # {glue:text}`grouped_scored_single_phase_share:.2f` are single phase).
 # Each fold has its own starting set, shared by its arms, and the arms are
 # compared fold by fold. The SSVAE plays *balanced* and *greedy* (the
-# target), the forest *balanced* and random (a random forest is the kind
-# of model chapter 7 finds best on unseen systems, there on 31
-# descriptors; random casting shows what casting teaches when it does not
-# read the model):
+# target), the forest *balanced* and random (a random forest on 31
+# descriptors has the highest mean AUC on unseen systems in chapter 7,
+# though its lead over gradient boosting there is not resolved; random
+# casting shows what casting teaches when it does not read the model):
 
 # %%
 systems_in_pool = set(evaluation.element_sets(data.pool))

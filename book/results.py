@@ -99,10 +99,10 @@ for key, outcome in reporting.verdict_outcomes(headline).items():
 reporting.readable(headline[["ours, 95 % interval", "runs", "verdict"]])
 
 # %% [markdown]
-# Why ours and the released model differ: the released model was chosen
-# among the authors' runs by its test accuracy, and its training took
-# gradient steps on the validation alloys; ours are selected on validation
-# alone and are reported over seeds. {doc}`Chapter 2 <02_model>` discusses
+# Why the released model's numbers and ours may differ: the released model
+# was chosen among the authors' runs by its test accuracy, and its training
+# took gradient steps on the validation alloys; ours are selected on
+# validation alone and are reported over seeds. {doc}`Chapter 2 <02_model>` discusses
 # the gap and sets both against supervised baselines on the same features.
 # The rows of Table 2 come from {doc}`chapter 3 <03_data_efficiency>`,
 # trained with the recipe of chapter 2 (the 864-labelled row is chapter 2's

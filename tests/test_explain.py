@@ -60,6 +60,15 @@ def test_shapley_values_of_a_linear_logit_are_weight_times_centred_feature(alloy
     explanation = explain.shap_values(model, explained, background, output="logit", chunk=3, progress=False)
     expected = weights * (explained - background.mean(axis=0))
     np.testing.assert_allclose(explanation.values, expected, rtol=1e-4, atol=1e-3)
+    # A linear logit: each Shapley value is w_j times the centred value, so the correlation is sign(w_j).
+    for j, feature in enumerate(FEATURES):
+        if explained[:, j].std() > 0:
+            assert explain.value_correlation(explanation, feature) == pytest.approx(np.sign(weights[j]), abs=1e-3)
+    with pytest.raises(ValueError, match="unknown feature"):
+        explain.value_correlation(explanation, "entropy")
+    one = explain.shap_values(model, explained[:1], background, output="logit", progress=False)
+    with pytest.raises(ValueError, match="constant"):
+        explain.value_correlation(one, "delta_s_mix")
 
 
 def test_background_subsample_is_seeded_and_a_subset(alloys):

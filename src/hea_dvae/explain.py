@@ -224,6 +224,25 @@ def pairwise_kendall(importance: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["first", "second", "tau"])
 
 
+def value_correlation(explanation: shap.Explanation, feature: str) -> float:
+    """Pearson correlation of ``feature``'s value with its Shapley value over the explained alloys.
+
+    The direction in which the feature acts: positive when high values push
+    the output up (toward single phase for the probability), negative when
+    they push it down; what a dependence plot shows, as one number.
+    """
+    names = list(explanation.feature_names or FEATURES)
+    if feature not in names:
+        raise ValueError(f"unknown feature {feature!r}; the explanation has {names}")
+    column = names.index(feature)
+    values = np.asarray(explanation.data, dtype=float)[:, column]
+    shapley = np.asarray(explanation.values, dtype=float)[:, column]
+    if len(values) < 2 or values.std() == 0 or shapley.std() == 0:
+        raise ValueError(f"{feature!r} or its Shapley values are constant over the explained alloys: "
+                         "no correlation")
+    return float(np.corrcoef(values, shapley)[0, 1])
+
+
 def order_agreement(importance: pd.Series, reference_order) -> float:
     """Kendall's tau between a mean-|SHAP| series and a reference order (most important first)."""
     reference_order = list(reference_order)

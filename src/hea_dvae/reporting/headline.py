@@ -171,7 +171,9 @@ def verdict(result: PaperResult, released: float | None, mean: float | None,
       is common to both and only the spread over runs enters.
     - A number of the paper's single model is compared with where one of
       our runs falls: the 95 % prediction interval of a single run from
-      our mean, spread and number of runs.
+      our mean, spread and number of runs (never our mean with the
+      single run by digits, unless our spread is unknown, and then it
+      says so).
     """
     if result.paper is None:
         return "no number in the paper to compare"
@@ -194,10 +196,10 @@ def verdict(result: PaperResult, released: float | None, mean: float | None,
             agree = d.low <= 0 <= d.high
             parts.append(f"ours: {'consistent with' if agree else 'differs from'} the paper's {runs}-run mean "
                          f"({d.estimate:+.3f}, 95 % interval [{d.low:+.3f}, {d.high:+.3f}])")
-    elif abs(mean - result.paper) <= result.resolution:
-        parts.append("ours: reproduced")
-    elif std is None or n is None or n < 2:
-        parts.append(f"ours: not reproduced ({mean - result.paper:+.3f}; spread over runs not recorded)")
+    elif std is None or n is None or n < 2:  # a mean without its spread: only the digits can be compared
+        same = abs(mean - result.paper) <= result.resolution
+        parts.append(f"ours: {'mean equals' if same else 'mean differs from'} the paper's single run to its printed "
+                     f"digit ({mean - result.paper:+.3f}; spread over runs not recorded)")
     else:
         one = single_run_interval(mean, std, n)
         inside = one.low <= result.paper <= one.high
