@@ -214,7 +214,7 @@ plots.glue_figure("fig-new-systems-cv",
 # %% [markdown]
 # ```{glue:figure} fig-new-systems-cv
 # :name: fig-new-systems-cv
-# :alt: ROC AUC on held-out alloy systems of each model, mean and standard deviation over the outer grouped folds: the SSVAE on 8 features, random forests and gradient boosting on 8 features and on 31 descriptors, and both with their choices made on inner folds.
+# :alt: ROC AUC on held-out alloy systems of each model, mean and standard deviation over the outer grouped folds: the SSVAE on 8 features, random forests and gradient boosting on 8 features and on 31 descriptors, the forest on 31 descriptors recalibrated, and both families with their choices made on inner folds.
 #
 # ROC AUC on alloy systems held out of training (grouped folds, corrected
 # element table), mean ± standard deviation over the outer folds.
