@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .features import featurize
-from .identity import predictor_identity
+from .identity import predictor_identity, state_digest
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -256,17 +256,16 @@ class ForestPredictor:
 
 
 def forest_identity(inputs: np.ndarray, labels: np.ndarray, forest) -> str:
-    """SHA-256 of what makes a fitted forest: training inputs and labels, settings, scikit-learn version."""
-    import hashlib
+    """What names a fitted forest: a digest of its training data, its settings and scikit-learn's version.
 
+    The data's :func:`~hea_dvae.identity.state_digest` and the settings make
+    a :func:`~hea_dvae.identity.predictor_identity`, as any predictor's.
+    """
     import sklearn
 
-    digest = hashlib.sha256(f"sklearn {sklearn.__version__}".encode())
-    digest.update(repr(sorted(forest.get_params().items())).encode())
-    for array in (np.ascontiguousarray(inputs, dtype=float), np.ascontiguousarray(labels, dtype=np.int64)):
-        digest.update(str(array.shape).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
+    data = state_digest([("inputs", np.asarray(inputs, dtype=float)), ("labels", np.asarray(labels, dtype=np.int64))])
+    settings = f"sklearn {sklearn.__version__}: {sorted(forest.get_params().items())!r}"
+    return predictor_identity([data, settings])
 
 
 def released_predictor() -> Ensemble:
