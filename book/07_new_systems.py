@@ -317,7 +317,7 @@ if best.startswith("ssvae"):
 else:
     combined_with = best
 combination = generalisation.combine(predictions, ["ssvae_8", combined_with], "ssvae_forest_mean")
-combination_results = generalisation.score_predictions(combination)
+combination_results = evaluation.score_predictions(combination)
 with_combination = pd.concat([results, combination_results], ignore_index=True)
 combination_paired = evaluation.compare_models(with_combination, "ssvae_forest_mean", combined_with).iloc[0]
 combination_auc = combination_results.query("metric == 'auc'")["value"].mean()

@@ -123,7 +123,7 @@ def test_nested_choices_are_made_on_each_outer_fold_s_labelled_alloys(alloys, in
         assert not set(positions) & set(fold["test"])
     models = ["random_forest_8", "gradient_boosting_31", "random_forest_nested", "gradient_boosting_nested"]
     assert list(dict.fromkeys(found.results["model"])) == models
-    assert len(found.results) == len(folds) * len(models) * len(generalisation.SCORERS)
+    assert len(found.results) == len(folds) * len(models) * len(evaluation.SCORERS)
     # Every alloy is tested once per repeat and model.
     counts = found.predictions.groupby(["repeat", "model"])["position"].agg(lambda p: sorted(p) == list(range(240)))
     assert counts.all()
@@ -283,7 +283,7 @@ def test_nested_cross_validate_scores_a_calibrated_forest_as_a_model(alloys, inp
     assert not np.allclose(raw["probability"], calibrated["probability"])
     assert calibrated["spread"].isna().all()  # a calibrated forest has no trees' spread
     # The results are the scorers of the predictions, fold by fold.
-    rescored = generalisation.score_predictions(found.predictions)
+    rescored = evaluation.score_predictions(found.predictions)
     pd.testing.assert_frame_equal(rescored, found.results)
     part = calibrated[calibrated["fold"] == 1]
     by_hand = metrics.expected_calibration_error(part["label"], part["probability"])
@@ -343,3 +343,9 @@ def test_ece_floor_pooled_by_repeat_is_lower_than_per_fold():
     # Four times the alloys: about half the floor.
     assert pooled["floor"].iloc[0] == pytest.approx(per_fold["floor"].mean() / 2, rel=0.25)
     assert pooled["ece"].iloc[0] == pytest.approx(metrics.expected_calibration_error(labels, p))
+
+
+def test_the_forest_predictor_reads_the_table_its_comparison_was_made_on():
+    from hea_dvae import zoo
+
+    assert zoo.FOREST_TABLE == generalisation.TABLE

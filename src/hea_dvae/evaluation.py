@@ -246,18 +246,7 @@ def _run_fold(frame: pd.DataFrame, task: _FoldTask) -> tuple[list[dict], pd.Data
     finally:
         torch.set_num_threads(threads)
     labels = frame["label"].to_numpy()[task.test]
-    scorers = {
-        "accuracy": accuracy,
-        "auc": roc_auc,
-        "brier": brier,
-        "ece": expected_calibration_error,
-    }
     key = {"scheme": task.scheme, "table": task.table, "repeat": task.repeat, "fold": task.fold}
-    rows = [
-        {**key, "model": name, "metric": metric, "value": float(score(labels, p))}
-        for name, p in probabilities.items()
-        for metric, score in scorers.items()
-    ]
     predictions = pd.concat(
         [
             pd.DataFrame({**key, "model": name, "position": task.test,
@@ -267,7 +256,31 @@ def _run_fold(frame: pd.DataFrame, task: _FoldTask) -> tuple[list[dict], pd.Data
         ],
         ignore_index=True,
     )
-    return rows, predictions
+    return score_predictions(predictions).to_dict("records"), predictions
+
+
+#: Metrics scored on each test fold: name -> function of (labels, probabilities).
+SCORERS = {"accuracy": accuracy, "auc": roc_auc, "brier": brier, "ece": expected_calibration_error}
+
+
+def score_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The :data:`SCORERS` of every model on every test fold of ``predictions``.
+
+    ``predictions`` has ``scheme, table, repeat, fold, model, label,
+    probability`` (those of :func:`cross_validate`, or any model's on the
+    same folds).
+
+    Returns
+    -------
+    DataFrame
+        ``scheme, table, repeat, fold, model, metric, value``, one row per
+        fold, model and metric, in the order the folds and models first
+        appear (the layout of :func:`cross_validate`'s results).
+    """
+    keys = ["scheme", "table", "repeat", "fold", "model"]
+    rows = [{**dict(zip(keys, key)), "metric": metric, "value": float(score(part["label"], part["probability"]))}
+            for key, part in predictions.groupby(keys, sort=False) for metric, score in SCORERS.items()]
+    return pd.DataFrame(rows, columns=keys + ["metric", "value"])
 
 
 # --------------------------------------------------------------------------

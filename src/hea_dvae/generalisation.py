@@ -61,8 +61,8 @@ from .descriptors import DESCRIPTORS
 from .descriptors import model_inputs as descriptor_inputs
 from .design.assessment import data_flags, reference_from
 from .elements import ELEMENTS, FEATURES
-from .evaluation import cv_folds, fold_parts, fold_seed, scheme_groups
-from .metrics import accuracy, brier, expected_calibration_error, paired_t, roc_auc
+from .evaluation import cv_folds, fold_parts, fold_seed, scheme_groups, score_predictions
+from .metrics import accuracy, expected_calibration_error, paired_t, roc_auc
 
 #: Element table of every input (the 8 features and the descriptors).
 TABLE = "corrected"
@@ -111,9 +111,6 @@ MODEL_LABELS: dict[str, str] = {
     "gradient_boosting_nested": "gradient boosting, nested choice",
     "ssvae_forest_mean": "mean of the SSVAE and the nested forest",
 }
-
-#: Metrics scored on each outer test fold (those of :func:`hea_dvae.evaluation.cross_validate`).
-SCORERS = {"accuracy": accuracy, "auc": roc_auc, "brier": brier, "ece": expected_calibration_error}
 
 
 def model_inputs(data: pd.DataFrame, table: str = TABLE) -> pd.DataFrame:
@@ -320,22 +317,6 @@ def _fixed_candidate(entry) -> Candidate:
     return Candidate(entry[0], entry[1], calibration=entry[2] if len(entry) == 3 else None)
 
 
-def score_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
-    """The :data:`SCORERS` of every model on every outer test fold of ``predictions``.
-
-    Returns
-    -------
-    DataFrame
-        ``scheme, table, repeat, fold, model, metric, value``, one row per
-        fold, model and metric (the layout of
-        :func:`hea_dvae.evaluation.cross_validate`'s results).
-    """
-    keys = ["scheme", "table", "repeat", "fold", "model"]
-    rows = [{**dict(zip(keys, key)), "metric": metric, "value": float(score(part["label"], part["probability"]))}
-            for key, part in predictions.groupby(keys, sort=False) for metric, score in SCORERS.items()]
-    return pd.DataFrame(rows, columns=keys + ["metric", "value"])
-
-
 @dataclass(frozen=True)
 class NestedCV:
     """What :func:`nested_cross_validate` found.
@@ -509,7 +490,7 @@ def combine(predictions: pd.DataFrame, models, name: str) -> pd.DataFrame:
     """The mean probability of ``models`` on every outer test fold all of them were scored on.
 
     A combination of, say, the SSVAE and a forest, scored like any model
-    (:func:`score_predictions`); its ``spread`` is NaN.
+    (:func:`hea_dvae.evaluation.score_predictions`); its ``spread`` is NaN.
 
     Returns
     -------
