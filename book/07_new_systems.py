@@ -569,8 +569,9 @@ flag_table.describe().loc[["mean", "std"]]
 # `hea-dvae predict --model forest` (`hea_dvae.zoo.forest_predictor`)
 # fits the forest of this chapter (500 trees, default settings, the 31
 # descriptors on the corrected table) on the paper split's labelled
-# alloys, as the forests here see only a fold's labelled alloys; it takes
-# a few seconds and is the same forest every time. On the paper's 138 test
+# alloys, as the forests here see only a fold's labelled alloys; it is
+# fitted once (a few seconds), kept in the model cache, and is the same
+# forest every time. On the paper's 138 test
 # alloys, against the default predictor, paired on the same alloys:
 
 # %%

@@ -243,7 +243,7 @@ def test_predict_with_the_forest_on_descriptors(capsys):
     assert f"identity {forest.identity}" in captured.err
     x = np.stack([composition_vector(f) for f in formulas])
     # The forest's probability is its trees' mean; the spread their standard deviation.
-    trees = np.array([tree.predict_proba(forest.featurize(x))[:, 1] for tree in forest.forest.estimators_])
+    trees = forest.member_probabilities(forest.featurize(x))  # equal to scikit-learn's (tests/test_forest.py)
     np.testing.assert_allclose(table["p_single_phase"], trees.mean(axis=0), atol=1e-12)
     np.testing.assert_allclose(table["spread"], trees.std(axis=0), atol=1e-12)
     # Its inputs, the 31 descriptors, are in the output; omega and Lambda as the forest reads them.

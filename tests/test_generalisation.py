@@ -346,6 +346,6 @@ def test_ece_floor_pooled_by_repeat_is_lower_than_per_fold():
 
 
 def test_the_forest_predictor_reads_the_table_its_comparison_was_made_on():
-    from hea_dvae import zoo
+    from hea_dvae import predictors
 
-    assert zoo.FOREST_TABLE == generalisation.TABLE
+    assert predictors.FOREST_TABLE == generalisation.TABLE

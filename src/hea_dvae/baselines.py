@@ -20,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .data import as_arrays
+from .features import FEATURES
 from .model import MLP
 from .scores import accuracy, brier, roc_auc
 from .recipe import fit_scaler
@@ -36,6 +37,8 @@ class FeatureClassifier:
 
     n_members = 1
     temperature = 1.0
+    #: Names of the columns :meth:`featurize` returns.
+    features = FEATURES
 
     def __init__(self, estimator, table: str, name: str):
         self.estimator, self.table, self.name = estimator, table, name

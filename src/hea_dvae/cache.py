@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from . import config
-from .files import write_file
+from .files import OutputError, write_file
 
 #: Bumped when the layout of an index changes.
 INDEX_FORMAT = 1
@@ -94,7 +94,7 @@ def remember(name: str, compute, extra_key: str = "") -> dict:
     value depends on (e.g. a library's version). Values are written
     atomically; a damaged or stale file is recomputed.
     """
-    key = hashlib.sha256(f"{index_key(name)}|{extra_key}".encode()).hexdigest()
+    key = _derived_key(name, extra_key)
     path = config.cache_dir() / "derived" / f"{name}.json"
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
@@ -109,3 +109,54 @@ def remember(name: str, compute, extra_key: str = "") -> dict:
     except OSError:
         pass  # a read-only cache: compute every time
     return value
+
+
+def _derived_key(name: str, extra_key: str) -> str:
+    return hashlib.sha256(f"{index_key(name)}|{extra_key}".encode()).hexdigest()
+
+
+def _arrays_path(name: str) -> Path:
+    return config.cache_dir() / "derived" / f"{name}.npz"
+
+
+def read_arrays(name: str, extra_key: str = "") -> dict | None:
+    """Named numpy arrays kept by :func:`write_arrays` under the same ``name`` and ``extra_key``, else None.
+
+    Stale (another package, data, source or ``extra_key``), damaged or
+    missing files give None. The file is read without pickle: only plain
+    numeric and text arrays.
+    """
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(_arrays_path(name), allow_pickle=False) as stored:
+            arrays = {entry: stored[entry] for entry in stored.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):  # missing, damaged, or needs pickle
+        return None
+    key = arrays.pop("_key", None)
+    if key is None or key.shape != () or str(key) != _derived_key(name, extra_key):
+        return None
+    return arrays
+
+
+def write_arrays(name: str, arrays: dict, extra_key: str = "") -> None:
+    """Keep named numpy arrays until the package, the data, the source or ``extra_key`` change (atomic write).
+
+    A cache that cannot be written is skipped: the caller computes again next time.
+    """
+    import io
+
+    import numpy as np
+
+    if "_key" in arrays:
+        raise ValueError("'_key' is the name of the cache key; name the array otherwise")
+    buffer = io.BytesIO()
+    np.savez(buffer, _key=np.array(_derived_key(name, extra_key)), **arrays)
+    path = _arrays_path(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_file(path, buffer.getvalue())
+    except (OSError, OutputError):
+        pass  # a read-only cache: compute every time

@@ -302,6 +302,11 @@ def load_predictor(model=None, scores_only: bool = False, forest: bool = False):
             raise BadInput("--model forest scores alloys with 'hea-dvae predict' only: the design routes decode, "
                            "invert or screen with an SSVAE's classifiers (a forest has no decoder and no gradient); "
                            "give them 'default', 'released' or checkpoint folders")
+        from .predictors import cached_forest
+
+        found = cached_forest()  # fitted before: plain arrays, without scikit-learn or torch
+        if found is not None:
+            return found
         from . import zoo
 
         return zoo.forest_predictor()
@@ -341,7 +346,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from . import design
-    from .features import FEATURES
 
     items = [(formula, None) for formula in args.formulas]
     if args.input is not None:
@@ -352,7 +356,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     predictor = load_predictor(args.model, scores_only=True, forest=True)
     _say(f"model: {predictor.name} (identity {predictor.identity})")
     features = np.asarray(predictor.featurize(fractions), dtype=float)
-    columns = list(getattr(predictor, "features", FEATURES))  # a forest reads the 31 descriptors
+    columns = list(predictor.features)  # the 8 features, or the forest's 31 descriptors
     frame = pd.DataFrame({"formula": [formula for formula, _ in items],
                           "p_single_phase": predictor.predict_proba(features),
                           "spread": predictor.predict_spread(features)})

@@ -232,6 +232,8 @@ class OneMember:
 
     n_members = 1
     temperature = 1.0
+    #: Names of the columns :meth:`featurize` returns.
+    features = FEATURES
 
     def member(self, index: int) -> "SSVAE":
         if index != 0:

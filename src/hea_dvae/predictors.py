@@ -6,7 +6,8 @@ authors' released model, one trained :class:`~hea_dvae.model.SSVAE`, an
 :class:`Ensemble` of seed models, or the screen's fast
 :class:`~hea_dvae.design.screen.scorer.Scorer`. A predictor has
 
-- ``featurize(x)``: the 8 features of fractions, with its element table;
+- ``featurize(x)``: what it reads of fractions, with its element table
+  (the 8 features; the forest's 31 descriptors), and ``features`` their names;
 - ``member_probabilities(e)``: each member's probability, (n_members, n);
 - ``predict_proba(e)``: their mean; ``predict_spread(e)``: their standard
   deviation (NaN with one member: no spread, not a spread of 0);
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .features import featurize
+from .features import FEATURES, featurize
 from .identity import predictor_identity, state_digest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +49,7 @@ class Predictor(Protocol):
     name: str
     identity: str
     table: str
+    features: tuple[str, ...]
     n_members: int
     temperature: float
 
@@ -141,6 +143,11 @@ class Ensemble:
         return self.members[0].config.table
 
     @property
+    def features(self) -> tuple[str, ...]:
+        """Names of the columns :meth:`featurize` returns: the 8 features."""
+        return FEATURES
+
+    @property
     def n_members(self) -> int:
         return len(self.members)
 
@@ -186,6 +193,111 @@ class Ensemble:
         return torch.log(probability) - torch.log1p(-probability)
 
 
+#: The forest of ``hea-dvae predict --model forest``: the element table chapter 7
+#: compared the models on, and the seed of its trees.
+FOREST_TABLE = "corrected"
+FOREST_SEED = 0
+
+
+@dataclass(frozen=True)
+class Trees:
+    """A fitted random forest's trees as flat arrays: the same probabilities as scikit-learn, without it.
+
+    scikit-learn reads inputs as float32 and sends an alloy left at a node
+    when ``x[feature] <= threshold``; a leaf's value is the fraction of
+    single-phase training alloys in it, and the forest's probability the
+    mean over trees. These arrays do the same in numpy (tested equal to the
+    bit), so a fitted forest is stored as plain arrays (no pickle) and
+    scores without importing scikit-learn.
+
+    Attributes
+    ----------
+    feature, threshold, left, right, value : ndarray (nodes,)
+        Every tree's nodes one after another: the input a node tests, its
+        threshold, its children (as indices into these arrays) and the
+        single-phase fraction. A leaf is its own child with threshold +inf.
+    roots : ndarray (trees,)
+        Index of each tree's first node.
+    depth : int
+        Depth of the deepest tree: the steps from a root to any leaf.
+    n_inputs : int
+        Number of inputs the trees read.
+    """
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    depth: int
+    n_inputs: int
+
+    def __post_init__(self):
+        nodes = len(self.feature)
+        if not (len(self.threshold) == len(self.left) == len(self.right) == len(self.value) == nodes) or nodes == 0:
+            raise ValueError("trees: node arrays of different lengths")
+        for name in ("left", "right", "roots"):
+            indices = getattr(self, name)
+            if indices.ndim != 1 or len(indices) == 0 or indices.min() < 0 or indices.max() >= nodes:
+                raise ValueError(f"trees: {name} points outside the nodes")
+        if self.feature.min() < 0 or self.feature.max() >= self.n_inputs or self.depth < 0:
+            raise ValueError("trees: a node reads an input the trees do not have")
+
+    @classmethod
+    def from_forest(cls, forest) -> "Trees":
+        """The trees of a fitted scikit-learn forest of single-phase (1) against multi-phase (0)."""
+        if list(forest.classes_) != [0, 1] or forest.n_outputs_ != 1:
+            raise ValueError("trees: a forest of labels 0 and 1 (one output) expected")
+        parts, offset = [], 0
+        for estimator in forest.estimators_:
+            tree = estimator.tree_
+            own = np.arange(tree.node_count)
+            leaf = tree.children_left < 0
+            parts.append((np.where(leaf, 0, tree.feature), np.where(leaf, np.inf, tree.threshold),
+                          np.where(leaf, own, tree.children_left) + offset,
+                          np.where(leaf, own, tree.children_right) + offset, tree.value[:, 0, 1], offset))
+            offset += tree.node_count
+        feature, threshold, left, right, value, roots = zip(*parts)
+        return cls(np.concatenate(feature).astype(np.int64), np.concatenate(threshold).astype(float),
+                   np.concatenate(left).astype(np.int64), np.concatenate(right).astype(np.int64),
+                   np.concatenate(value).astype(float), np.asarray(roots, dtype=np.int64),
+                   int(max(estimator.tree_.max_depth for estimator in forest.estimators_)),
+                   int(forest.n_features_in_))
+
+    def probabilities(self, inputs, chunk: int = 2048) -> np.ndarray:
+        """Each tree's probability of single phase, shape (trees, n), for inputs (n, n_inputs)."""
+        x = np.atleast_2d(np.asarray(inputs, dtype=np.float32))
+        if x.ndim != 2 or x.shape[1] != self.n_inputs:
+            raise ValueError(f"the trees read {self.n_inputs} inputs per alloy; got shape {np.shape(inputs)}")
+        if not np.isfinite(x).all():
+            raise ValueError("the trees cannot score inputs that are not finite")
+        out = np.empty((len(self.roots), len(x)))
+        for start in range(0, len(x), chunk):
+            part = x[start:start + chunk]
+            alloy = np.arange(len(part))
+            node = np.repeat(self.roots[:, None], len(part), axis=1)
+            for _ in range(self.depth):
+                node = np.where(part[alloy, self.feature[node]] <= self.threshold[node],
+                                self.left[node], self.right[node])
+            out[:, start:start + chunk] = self.value[node]
+        return out
+
+    def arrays(self) -> dict:
+        """The trees as named arrays (:meth:`from_arrays` reads them back)."""
+        return {"feature": self.feature, "threshold": self.threshold, "left": self.left, "right": self.right,
+                "value": self.value, "roots": self.roots, "depth": np.array(self.depth),
+                "n_inputs": np.array(self.n_inputs)}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "Trees":
+        """Trees from :meth:`arrays`; ValueError or KeyError if they are not whole."""
+        integers = {name: np.asarray(arrays[name], dtype=np.int64) for name in ("feature", "left", "right", "roots")}
+        return cls(threshold=np.asarray(arrays["threshold"], dtype=float),
+                   value=np.asarray(arrays["value"], dtype=float), depth=int(arrays["depth"]),
+                   n_inputs=int(arrays["n_inputs"]), **integers)
+
+
 @dataclass
 class ForestPredictor:
     """A random forest on the 31 descriptors: the model with the highest mean AUC on unseen alloy systems.
@@ -203,8 +315,9 @@ class ForestPredictor:
 
     Attributes
     ----------
-    forest : sklearn.ensemble.RandomForestClassifier
-        Fitted on :func:`hea_dvae.descriptors.model_inputs` of ``table``.
+    trees : Trees
+        The fitted forest (:func:`hea_dvae.zoo.forest_predictor`), reading
+        :func:`hea_dvae.descriptors.model_inputs` of ``table``.
     table : str
         Element table of the descriptors.
     name : str
@@ -213,7 +326,7 @@ class ForestPredictor:
         the scikit-learn version: the same training gives the same identity.
     """
 
-    forest: object
+    trees: Trees
     table: str
     name: str = "random forest, 31 descriptors"
     identity: str = ""
@@ -221,7 +334,7 @@ class ForestPredictor:
 
     @property
     def n_members(self) -> int:
-        return len(self.forest.estimators_)
+        return len(self.trees.roots)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -238,12 +351,11 @@ class ForestPredictor:
 
     def member_probabilities(self, e) -> np.ndarray:
         """Each tree's probability of single phase, shape (n_trees, n)."""
-        e = np.atleast_2d(np.asarray(e, dtype=float))
-        return np.array([tree.predict_proba(e)[:, 1] for tree in self.forest.estimators_])
+        return self.trees.probabilities(e)
 
     def predict_proba(self, e) -> np.ndarray:
         """The forest's probability (the mean of its trees'), shape (n,)."""
-        return self.forest.predict_proba(np.atleast_2d(np.asarray(e, dtype=float)))[:, 1]
+        return self.member_probabilities(e).mean(axis=0)
 
     def predict_spread(self, e) -> np.ndarray:
         """Standard deviation of the trees' probabilities."""
@@ -253,6 +365,43 @@ class ForestPredictor:
         """Not available: one tree of a forest is not a predictor users should design with."""
         raise TypeError(f"{self.name} has trees, not members that predict alone; "
                         "routes that need members (design latent, invert) take an SSVAE ensemble")
+
+
+def _forest_cache(seed: int, table: str) -> tuple[str, str]:
+    """Name and extra key of a forest in the cache (another scikit-learn grows other trees)."""
+    from importlib.metadata import version
+
+    return f"forest-{table}-seed{seed}", f"scikit-learn {version('scikit-learn')}"
+
+
+def cached_forest(seed: int = FOREST_SEED, table: str = FOREST_TABLE) -> ForestPredictor | None:
+    """The forest :func:`hea_dvae.zoo.forest_predictor` fitted and kept, if current; None to fit it.
+
+    Reads plain arrays from the model cache without scikit-learn or torch,
+    so ``predict --model forest`` answers in about a second once the forest
+    is fitted. A stale or damaged file is None.
+    """
+    from .cache import read_arrays
+
+    arrays = read_arrays(*_forest_cache(seed, table))
+    if arrays is None:
+        return None
+    try:
+        trees = Trees.from_arrays(arrays)
+        return ForestPredictor(trees, str(arrays["table"]), name=str(arrays["name"]),
+                               identity=str(arrays["identity"]))
+    except (KeyError, ValueError, TypeError, IndexError):
+        return None
+
+
+def keep_forest(predictor: ForestPredictor, seed: int) -> None:
+    """Keep a fitted forest in the model cache for :func:`cached_forest`."""
+    from .cache import write_arrays
+
+    name, extra_key = _forest_cache(seed, predictor.table)
+    write_arrays(name, {**predictor.trees.arrays(), "table": np.array(predictor.table),
+                        "name": np.array(predictor.name), "identity": np.array(predictor.identity)},
+                 extra_key=extra_key)
 
 
 def forest_identity(inputs: np.ndarray, labels: np.ndarray, forest) -> str:

@@ -49,7 +49,8 @@ from .cache import DEFAULT_PREDICTOR, models_dir, read_index, write_index
 from .checks import integer
 from .data import as_arrays, paper_split, split_with_table
 from .model import SSVAE
-from .predictors import Ensemble, ForestPredictor, forest_identity
+from .predictors import (FOREST_SEED, FOREST_TABLE, Ensemble, ForestPredictor, Trees, cached_forest,
+                         forest_identity, keep_forest)
 from .train import TrainConfig, fit
 from .workers import dask_connection, run_on_dask
 
@@ -537,33 +538,35 @@ def default_predictor(progress: bool | None = None, seeds: int | None = None,
 DEFAULT_SEEDS = tuple(range(5))
 
 
-#: Element table of the forest predictor's descriptors: the one chapter 7
-#: measures the forest on (:data:`hea_dvae.generalisation.TABLE`).
-FOREST_TABLE = "corrected"
-
-
-def forest_predictor(seed: int = 0, table: str = FOREST_TABLE) -> ForestPredictor:
+def forest_predictor(seed: int = FOREST_SEED, table: str = FOREST_TABLE) -> ForestPredictor:
     """``hea-dvae predict --model forest``: a random forest on the 31 descriptors.
 
     The forest of :func:`hea_dvae.baselines.sklearn_baselines` (500 trees,
     default settings, the candidate chapter 7's nested choice takes most
     often) fitted on the paper split's labelled alloys, as chapter 7's
     forests see only a fold's labelled alloys (never the validation or test
-    alloys). It is fitted afresh each time (about two seconds on one core),
-    so nothing is stored; the same data, seed and scikit-learn give the same
-    forest and the same identity.
+    alloys). Fitted once (about two seconds on one core) and kept in the
+    model cache as plain arrays (:func:`hea_dvae.predictors.cached_forest`);
+    the same data, seed and scikit-learn give the same forest and the same
+    identity.
     """
+    seed = integer("seed", seed, 0)
+    found = cached_forest(seed, table)
+    if found is not None:
+        return found
     from threadpoolctl import threadpool_limits
 
     from .baselines import sklearn_baselines
     from .descriptors import model_inputs
 
-    seed = integer("seed", seed, 0)
     labelled = paper_split()["labelled"]
     inputs = model_inputs(labelled, table=table).to_numpy(dtype=float)
     labels = labelled["label"].to_numpy(dtype=int)
     forest = sklearn_baselines(seed)["random_forest"]
     with threadpool_limits(limits=1):
         forest.fit(inputs, labels)
-    return ForestPredictor(forest, table, name=f"random forest, 31 descriptors ({table} table, seed {seed})",
-                           identity=forest_identity(inputs, labels, forest))
+    predictor = ForestPredictor(Trees.from_forest(forest), table,
+                                name=f"random forest, 31 descriptors ({table} table, seed {seed})",
+                                identity=forest_identity(inputs, labels, forest))
+    keep_forest(predictor, seed)
+    return predictor

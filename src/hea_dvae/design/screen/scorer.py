@@ -202,6 +202,9 @@ class Scorer:
         """Name of the element table the features are computed with."""
         return self.element_table.name
 
+    #: Names of the columns :meth:`featurize` returns.
+    features = FEATURES
+
     def member(self, index: int) -> "Scorer":
         """Member ``index`` alone, with the same temperature and table."""
         digests = None if self.member_digests is None else self.member_digests[index:index + 1]
