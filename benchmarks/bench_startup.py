@@ -3,7 +3,7 @@
 Prints, for each command, the best and the median of several runs of the
 whole process (start of Python to exit), and the target:
 
-- ``hea-dvae --help``: at most 0.5 s (no torch, pandas or numba at start-up);
+- ``hea-dvae --help``: at most 0.5 s (no torch or pandas at start-up);
 - ``hea-dvae predict CoCrFeNi`` with the default model cached: at most 1.5 s
   (the model is read from the cache's index as numpy arrays, no torch);
 - ``hea-dvae predict --model forest CoCrFeNi`` with the forest cached (its
@@ -12,8 +12,8 @@ whole process (start of Python to exit), and the target:
 - ``hea-dvae design screen --k 4 5`` (the paper's 169,911 equimolar alloys,
   default model): at most 2.5 s.
 
-The first run of each command is a warm-up (it fills the model cache,
-numba's cache and the derived-value cache when they are empty) and is not
+The first run of each command is a warm-up (it fills the model cache and
+the derived-value cache when they are empty) and is not
 counted. Times depend on the load of the machine: the load average is
 printed beside them.
 

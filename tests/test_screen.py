@@ -234,6 +234,25 @@ def test_softplus_kernel_is_softplus():
     np.testing.assert_array_equal(twin, out)
 
 
+def test_softplus_kernel_refuses_arrays_it_cannot_read():
+    pre = np.zeros((4, 3), np.float32)
+    growth, out = np.ones_like(pre), np.ones((4, 4), np.float32)
+    with pytest.raises(ValueError, match="pre must be a 2-D float32"):
+        kernels.softplus_compiled(pre.astype(float), growth, out)
+    with pytest.raises(ValueError, match="out must be a 2-D float32"):
+        kernels.softplus_compiled(pre, growth, np.ones((8, 4), np.float32)[::2, ::2])
+    with pytest.raises(ValueError, match="shapes"):
+        kernels.softplus_compiled(pre, growth, np.ones((4, 2), np.float32))
+    # Rows of a larger buffer, as the scorer passes them: the same bits as the numpy twin.
+    wide = np.random.default_rng(2).normal(0, 30, (6, 9)).astype(np.float32)
+    with np.errstate(over="ignore"):
+        wide_growth = np.exp(wide)
+    got, twin = np.ones((6, 10), np.float32), np.ones((6, 10), np.float32)
+    kernels.softplus_compiled(wide[1:5, :7], wide_growth[1:5, :7], got[1:5])
+    scorer_module.softplus_numpy(wide[1:5, :7], wide_growth[1:5, :7], twin[1:5])
+    np.testing.assert_array_equal(got, twin)
+
+
 def test_numpy_and_compiled_softplus_score_alike(scorer):
     # Small arrays take the numpy softplus, large ones the compiled kernel: the same bits.
     rng = np.random.default_rng(4)

@@ -241,7 +241,7 @@ def next_experiments(
                               "bounds; give a step to search a composition grid")
     reference = dataset_reference() if reference is None else reference
 
-    # The compiled softplus (same bits) pays for its second of start-up on large spaces, as in the screen.
+    # The compiled softplus (same bits) pays for its compilation on large spaces, as in the screen.
     compiled = alloys * scorer.n_members >= COMPILED_FROM
     size, per_set = POOL_PER_ALLOY * n, (None if same_element_set else PER_SET)
     while True:

@@ -24,8 +24,8 @@ How the screen stays fast and bounded
 * The classifier ``encoder_y`` of every member is taken out of torch's
   module machinery (:class:`Scorer`) and run in float32 on chunks of
   ``chunk`` alloys, into reused buffers: one matrix product per layer (the
-  bias rides on a column of ones) and a softplus compiled with numba that
-  needs one ``exp`` and no logarithm (softplus was three quarters of the
+  bias rides on a column of ones) and a softplus compiled for the CPU
+  (:mod:`.kernels`, LLVM through llvmlite) that needs one ``exp`` and no logarithm (softplus was three quarters of the
   time with torch's own), with denormals flushed to zero. The five members
   of an ensemble run one after another on the same chunk, as batching them
   into one product was not faster.
@@ -108,8 +108,9 @@ __all__ = [
 #: Below this many alloys ``workers=None`` runs in the calling thread.
 AUTO_PARALLEL_ALLOYS = 2_000_000
 #: From this many alloys times members on, the screen runs the compiled softplus
-#: kernel (same results; about ten times faster, after a second to start).
-COMPILED_FROM = 100_000
+#: kernel (same results; tens of times faster than numpy, after a tenth of a
+#: second to compile).
+COMPILED_FROM = 10_000
 
 
 @dataclass
@@ -347,7 +348,7 @@ def screen(
         state = _State.load(state_path, identity, scorer.n_members, bins, expected)
     else:
         state = _State(identity, scorer.n_members, bins)
-    # The compiled softplus pays for its second of start-up from some ten thousand alloys on.
+    # The compiled softplus pays for its tenth of a second to compile from some ten thousand alloys on.
     settings = _Settings(int(top), int(bins), chunk, space.total,
                          compiled=expected * scorer.n_members >= COMPILED_FROM)
 

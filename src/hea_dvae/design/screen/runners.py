@@ -36,7 +36,7 @@ class _Settings:
     bins: int
     chunk: int
     total: int | None
-    compiled: bool = False  # the numba softplus (same bits as the numpy one)
+    compiled: bool = False  # the compiled softplus (same bits as the numpy one)
 
 
 @dataclass(eq=False)

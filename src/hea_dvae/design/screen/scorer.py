@@ -3,7 +3,7 @@
 The classifier ``encoder_y`` of every member is taken out of torch's module
 machinery and run in float32 on chunks of ``chunk`` alloys, into reused
 buffers: one matrix product per layer (the bias rides on a column of ones)
-and a softplus compiled with numba that needs one ``exp`` and no logarithm
+and a compiled softplus (:mod:`.kernels`) that needs one ``exp`` and no logarithm
 (softplus was three quarters of the time with torch's own), with denormals
 flushed to zero. Chunks start at multiples of ``chunk`` in the global
 numbering and every element-wise step is correctly rounded, so every alloy's
@@ -32,10 +32,11 @@ DEFAULT_CHUNK = 1024
 def softplus_from_exp(pre: np.ndarray, growth: np.ndarray, out: np.ndarray, compiled: bool = False) -> None:
     """``out[:, :w] = softplus(pre)`` given ``growth = exp(pre)``, float32 (see :mod:`.kernels`).
 
-    ``compiled`` runs the numba kernel, several times faster on large
+    ``compiled`` runs the compiled kernel, tens of times faster on large
     screens; otherwise its numpy twin, which does the same correctly rounded
-    float32 operations and so gives the same bits, without the second numba
-    takes to start (worth it from a few million alloys on).
+    float32 operations and so gives the same bits, without the tenth of a
+    second the kernel takes to compile (worth it from some ten thousand
+    alloys times members on).
     """
     if compiled:
         from .kernels import softplus_compiled
