@@ -75,7 +75,7 @@ cv_epochs = 800  # epochs of each SSVAE in the cross-validation (the full recipe
 head_epochs = 2000  # most epochs of the classifier network trained alone (sections 5 and 6; early stopping)
 n_bootstrap = 2000  # bootstrap resamples of the test alloys for every interval
 n_examples = 6  # reconstructed test alloys shown
-build_predictor = True  # section 7: train the predictor of the command line (False skips it)
+build_predictor = True  # section 7: train the SSVAE ensemble of the command line's design routes (False skips it)
 profile = "full"  # "full": the book; "smoke": every cell in seconds (tiny epochs, 2 seeds; numbers meaningless)
 
 # %%
@@ -600,8 +600,8 @@ reporting.readable(tables) if cv_folds else None
 # table takes the metallic radii and Takeuchi–Inoue pair enthalpies behind
 # δ and ΔH_mix, so that the Cantor alloy's δ and ΔH_mix are the published
 # 3.27 % and −4.16 kJ/mol ({doc}`Chapter 1 <01_data>`). Neither step makes
-# the SSVAE clearly worse on unseen alloy systems, so the predictor of
-# `hea-dvae predict` and `hea-dvae design` uses the
+# the SSVAE clearly worse on unseen alloy systems, so the SSVAE ensemble of
+# `hea-dvae design` (and `hea-dvae predict --model ssvae`) uses the
 # **{glue:text}`default_table` table**, whose features a metallurgist can
 # check against standard tools; the book keeps the paper's table
 # wherever it reproduces the paper. These folds include the 138 test
@@ -659,9 +659,12 @@ if build_predictor:
     display(reporting.readable(metrics.interval_table(test_y, calibrated, n_boot=n_bootstrap)))
 
 # %% [markdown]
-# `hea-dvae predict` reports this predictor's probability (the mean of its
-# members, after the temperature when it was used) and the spread of the
-# members, a first measure of how much the seeds disagree.
+# `hea-dvae predict --model ssvae` and every design table report this
+# predictor's probability (the mean of its members, after the temperature
+# when it was used) and the spread of the members, a first measure of how
+# much the seeds disagree. `hea-dvae predict` scores by default with the
+# random forest on 31 descriptors that {doc}`chapter 7 <07_new_systems>`
+# finds with the highest mean AUC on unseen alloy systems.
 #
 # ## 8. Reconstructed test alloys
 #

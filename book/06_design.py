@@ -73,7 +73,7 @@ grid_max_fraction = 0.8  # largest amount of any element in it (atomic fraction)
 dask_workers = 2  # worker processes of the local Dask cluster that repeats that screen (0 skips it)
 batch_grams = 50.0  # mass of the batch the recipe weighs out (g)
 proposals = 12  # alloys in the final table
-seeds = 5  # members of our ensemble (seeds 0, 1, ...; 5: the predictor of `hea-dvae predict`) and of the held-out judge
+seeds = 5  # members of our ensemble (seeds 0, 1, ...; 5: the predictor of `hea-dvae design`) and of the held-out judge
 epochs = 800  # epochs of each member (800: chapter 2's recipe, that of the command line's predictor)
 profile = "full"  # "full": the book; "smoke": every cell in seconds (small screens, one start alloy; numbers meaningless)
 

@@ -94,13 +94,13 @@ def test_unloadable_model_is_an_error(tmp_path, capsys):
 
 
 @pytest.mark.needs_data
-def test_default_model_is_the_zoo_ensemble(tiny_model_dir, monkeypatch, capsys):
+def test_model_ssvae_is_the_zoo_ensemble(tiny_model_dir, monkeypatch, capsys):
     members = [checkpoint.load(tiny_model_dir), checkpoint.load(tiny_model_dir)]
     with torch.no_grad():
         members[1].encoder_y.layers[-1].bias += 1.0  # a second member that disagrees
     ensemble = Ensemble(members, name="two tiny members")
     monkeypatch.setattr(zoo, "default_predictor", lambda *args, **kwargs: ensemble)
-    assert main(["predict", "CoCrFeNi", "NbMoTaW"]) == 0
+    assert main(["predict", "--model", "ssvae", "CoCrFeNi", "NbMoTaW"]) == 0
     captured = capsys.readouterr()
     assert "two tiny members" in captured.err and ensemble.identity in captured.err
     rows = list(csv.DictReader(io.StringIO("\n".join(_table_lines(captured.out)))))
@@ -109,6 +109,11 @@ def test_default_model_is_the_zoo_ensemble(tiny_model_dir, monkeypatch, capsys):
     np.testing.assert_allclose([float(r["p_single_phase"]) for r in rows], member_p.mean(axis=0), atol=1e-6)
     np.testing.assert_allclose([float(r["spread"]) for r in rows], member_p.std(axis=0), atol=1e-6)
     assert all(float(r["spread"]) > 0 for r in rows)
+    # The design routes' default is the same ensemble (they cannot take the forest).
+    for model in ([], ["--model", "ssvae"], ["--model", "default"]):
+        assert main(["design", "screen", "--k", "2", "--elements", "Co", "Cr", "Fe", *model]) == 0
+        out = capsys.readouterr().out
+        assert f"# model_identity: {ensemble.identity}" in out, model
 
 
 def test_no_command_prints_help(capsys):
@@ -237,6 +242,10 @@ def test_predict_with_the_forest_on_descriptors(capsys):
     formulas = ["CoCrFeMnNi", "MoNbTaW", "Al3Zr"]
     assert main(["predict", "--model", "forest", *formulas]) == 0
     captured = capsys.readouterr()
+    # The forest is predict's default (and 'default' names it), not the design routes'.
+    for default in ([], ["--model", "default"]):
+        assert main(["predict", *default, *formulas]) == 0
+        assert capsys.readouterr() == captured
     table = _predicted(captured.out)
     assert "# model: random forest, 31 descriptors (corrected table, seed 0)" in captured.out
     forest = zoo.forest_predictor()

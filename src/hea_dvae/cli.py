@@ -247,11 +247,11 @@ def _parse_formulas(items: list[tuple[str, str | None]]):
 
 
 def _model_folders(model) -> list[str] | None:
-    """``--model`` (None, one value or a list of them) as checkpoint folders; None for the default predictor.
+    """``--model`` (None, one value or a list of them) as checkpoint folders or a named model; None: the route's default.
 
-    ``released``, ``forest`` and ``default`` stand alone; several folders
-    make an ensemble (which, as any ensemble, refuses members of two element
-    tables).
+    ``released``, ``forest``, ``ssvae`` and ``default`` stand alone; several
+    folders make an ensemble (which, as any ensemble, refuses members of two
+    element tables).
     """
     models = [model] if isinstance(model, str) else list(model or [])
     named = [m for m in models if m in NAMED_MODELS]
@@ -260,7 +260,7 @@ def _model_folders(model) -> list[str] | None:
                        "(an ensemble)")
     if not models or models == ["default"]:
         return None
-    if models in (["released"], ["forest"]):
+    if models in (["released"], ["forest"], ["ssvae"]):
         return models
     missing = [m for m in models if not Path(m).exists()]
     if missing:
@@ -270,18 +270,21 @@ def _model_folders(model) -> list[str] | None:
 
 
 #: Values of ``--model`` that name a model rather than a checkpoint folder.
-NAMED_MODELS = ("default", "released", "forest")
+NAMED_MODELS = ("default", "released", "forest", "ssvae")
 
 
 def load_predictor(model=None, scores_only: bool = False, forest: bool = False):
     """The predictor a command uses.
 
-    ``None`` or ``"default"``: :func:`hea_dvae.zoo.default_predictor` (our
+    ``None`` or ``"default"``: the route's default, the forest where
+    ``forest`` is true (``predict``, which only scores: chapter 7's model
+    with the highest mean AUC on unseen alloy systems), else ``"ssvae"``;
+    ``"ssvae"``: :func:`hea_dvae.zoo.default_predictor` (our SSVAE
     ensemble, standard element table; trained and cached on first use);
     ``"released"``: the authors' weights; ``"forest"`` (only where
-    ``forest`` is true: ``predict``): :func:`hea_dvae.zoo.forest_predictor`,
-    a random forest on the 31 descriptors; a checkpoint folder: that model;
-    a list of checkpoint folders (``--model`` given several times, e.g. one
+    ``forest`` is true): :func:`hea_dvae.zoo.forest_predictor`, a random
+    forest on the 31 descriptors; a checkpoint folder: that model; a list
+    of checkpoint folders (``--model`` given several times, e.g. one
     ``train --seed`` each): their ensemble, whose ``spread`` is theirs.
 
     With ``scores_only`` (``predict`` and ``design screen``, which only
@@ -295,13 +298,15 @@ def load_predictor(model=None, scores_only: bool = False, forest: bool = False):
     from .predictors import Ensemble, released_predictor
 
     folders = _model_folders(model)
+    if folders is None:
+        folders = ["forest"] if forest else ["ssvae"]
     if folders == ["released"]:
         return released_predictor()
     if folders == ["forest"]:
         if not forest:
             raise BadInput("--model forest scores alloys with 'hea-dvae predict' only: the design routes decode, "
                            "invert or screen with an SSVAE's classifiers (a forest has no decoder and no gradient); "
-                           "give them 'default', 'released' or checkpoint folders")
+                           "give them 'ssvae' (their default), 'released' or checkpoint folders")
         from .predictors import cached_forest
 
         found = cached_forest()  # fitted before: plain arrays, without scikit-learn or torch
@@ -310,27 +315,28 @@ def load_predictor(model=None, scores_only: bool = False, forest: bool = False):
         from . import zoo
 
         return zoo.forest_predictor()
-    name = None if folders is None else "checkpoint" + ("s " if len(folders) > 1 else " ") + ", ".join(folders)
+    ssvae = folders == ["ssvae"]
+    name = None if ssvae else "checkpoint" + ("s " if len(folders) > 1 else " ") + ", ".join(folders)
     try:
         if scores_only:
             from .design.screen.scorer import Scorer
 
-            if folders is not None:
+            if not ssvae:
                 return Scorer.from_checkpoints(folders, name=name)
             found = read_index(DEFAULT_PREDICTOR)
             if found is not None:
                 return Scorer.from_checkpoints(found["members"], found["temperature"], found["label"])
         from . import zoo  # torch, the data and the split: the slow path
 
-        if folders is None:
+        if ssvae:
             default = zoo.default_predictor()
             return Scorer.from_predictor(default) if scores_only else default
         return Ensemble([checkpoint.load(folder) for folder in folders], name=name)
     except checkpoint.CheckpointError as error:
-        raise Failure(f"cannot load model from {', '.join(folders or [])}: {error}") from None
+        raise Failure(f"cannot load model from {', '.join(folders)}: {error}") from None
     except ValueError:
         # Ensemble and Scorer refuse members of several element tables: say which folder has which.
-        tables = {folder: checkpoint.read_config(folder)["model"]["table"] for folder in folders or []}
+        tables = {folder: checkpoint.read_config(folder)["model"]["table"] for folder in folders}
         if len(set(tables.values())) > 1:
             raise BadInput("the --model folders of one ensemble must share an element table; got "
                            + ", ".join(f"{folder} ({table})" for folder, table in tables.items())) from None
@@ -545,7 +551,7 @@ def _known_alloys(args: argparse.Namespace):
     if args.data is not None:
         sources = [args.data]
     else:
-        folders = [] if args.model is None else [m for m in args.model if m not in ("default", "released")]
+        folders = [] if args.model is None else [m for m in args.model if m not in NAMED_MODELS]
         sources = list(dict.fromkeys(Path(m) / RESULTS_FILE for m in folders if (Path(m) / RESULTS_FILE).is_file()))
     if not sources:
         return None
@@ -619,13 +625,13 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 def _model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", metavar="MODEL", action="append",
-        help="'released' (the authors' weights, paper element table); 'forest' (predict only: a random "
-        "forest on 31 descriptors, the model with the highest mean AUC on unseen alloy systems in chapter 7; "
-        "fitted in about two seconds); or a checkpoint folder "
+        help="'ssvae': our ensemble of the default recipe's seed models on the paper split with the "
+        "standard element table (metallic radii, Takeuchi-Inoue enthalpies; trained once and cached), the "
+        "default of the design routes; 'forest' (predict only, and its default): a random forest on 31 "
+        "descriptors, the model with the highest mean AUC on unseen alloy systems in chapter 7 (fitted once "
+        "and cached); 'released' (the authors' weights, paper element table); or a checkpoint folder "
         "(one model); given several times, their ensemble (e.g. one 'train --seed N' each: its spread "
-        "is theirs, which 'design next' needs); default: our ensemble of the default recipe's seed "
-        "models on the paper split with the standard element table (metallic radii, Takeuchi-Inoue "
-        "enthalpies; trained once and cached)",
+        "is theirs, which 'design next' needs); 'default': the command's default",
     )
 
 
@@ -761,8 +767,11 @@ def _add_fetch_and_train(commands) -> None:
 def _add_predict(commands) -> None:
     predict = commands.add_parser(
         "predict", help="single-phase probability, its spread and the features of formulas, as CSV",
-        description="Single-phase probability (p_single_phase), the spread of the ensemble's "
-        "members (spread) and the 8 features of each formula, as CSV on standard output.",
+        description="Single-phase probability (p_single_phase), the spread of the model's members "
+        "(spread: the trees of the default forest, the seeds of an SSVAE ensemble) and the model's inputs "
+        "(the forest's 31 descriptors, an SSVAE's 8 features) of each formula, as CSV on standard output. "
+        "The default is the forest on 31 descriptors, the model with the highest mean AUC on alloy systems "
+        "held out of training (chapter 7); --model ssvae gives the SSVAE ensemble the design routes use.",
     )
     predict.add_argument("formulas", nargs="*", metavar="FORMULA", help="e.g. CoCrFeNi or Al0.5CoCrFeNi")
     predict.add_argument(
