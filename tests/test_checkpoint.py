@@ -184,3 +184,34 @@ def test_interrupted_overwrite_keeps_the_old_checkpoint(model, inputs, tmp_path,
     monkeypatch.undo()
     np.testing.assert_array_equal(checkpoint.load(tmp_path / "ckpt").predict_proba(e), model.predict_proba(e))
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt"]
+
+
+def test_a_model_of_the_31_descriptors_round_trips_and_reads_them():
+    from hea_dvae.descriptors import MODEL_INPUTS, model_inputs
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(2)
+    wide = SSVAE(SSVAEConfig(hidden=(12, 12), n_features=31, table="corrected"), rng.normal(size=31),
+                 rng.uniform(1, 2, size=31))
+    assert wide.features == MODEL_INPUTS and len(MODEL_INPUTS) == 31
+    x = rng.dirichlet(np.ones(5), size=4)
+    x = np.concatenate([x, np.zeros((4, 25))], axis=1)
+    np.testing.assert_array_equal(wide.featurize(x), model_inputs(x, table="corrected").to_numpy(dtype=float))
+    with pytest.raises(ValueError, match="neither"):
+        SSVAE(SSVAEConfig(hidden=(4,), n_features=9)).features
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as folder:
+        directory = checkpoint.save(wide, Path(folder) / "wide")
+        assert json.loads((directory / CONFIG_FILE).read_text())["features"] == list(MODEL_INPUTS)
+        loaded = checkpoint.load(directory)
+        e = wide.featurize(x).astype(np.float32)
+        np.testing.assert_array_equal(loaded.predict_proba(e), wide.predict_proba(e))
+        # The screen's scorer reads the 8 features only: it refuses this model by name.
+        with pytest.raises(CheckpointError, match="feature scaler of 8"):
+            checkpoint.read_state(directory)
+        # A description whose names and width disagree is refused.
+        _tamper(directory, features=list(MODEL_INPUTS[:8]))
+        with pytest.raises(CheckpointError, match="31 features"):
+            checkpoint.load(directory)

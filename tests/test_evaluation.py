@@ -272,3 +272,28 @@ def test_figures_draw_what_they_are_given():
     with pytest.raises(ValueError, match="metric 'f1'"):
         plots.cv_comparison(results_by_hand(), metric="f1")
     plt.close("all")
+
+
+@pytest.mark.slow
+def test_the_ssvae_on_descriptors_is_trained_on_them_and_cached(alloys, tmp_path, monkeypatch):
+    from hea_dvae import checkpoint
+    from hea_dvae.descriptors import MODEL_INPUTS
+    from hea_dvae.zoo import models_dir
+
+    monkeypatch.setenv("HEA_DVAE_CACHE_DIR", str(tmp_path))
+    results, predictions = cross_validate(alloys, schemes="grouped", models=("ssvae", "ssvae_descriptors"),
+                                          n_folds=3, train_config=TINY, unlabelled_share=0.3, progress=False,
+                                          return_predictions=True)
+    assert set(results["model"]) == {"ssvae", "ssvae_descriptors"}
+    # Three folds, two SSVAEs each: three of them read the 31 descriptors, in a model of that width.
+    widths = sorted(len(checkpoint.read_config(entry)["features"]) for entry in models_dir().iterdir()
+                    if entry.is_dir())
+    assert widths == [8, 8, 8, 31, 31, 31]
+    assert checkpoint.load(next(e for e in models_dir().iterdir() if e.is_dir()
+                                and checkpoint.read_config(e)["features"] == list(MODEL_INPUTS))).features == MODEL_INPUTS
+    # Read again from the cache: the same predictions, nothing trained.
+    again = cross_validate(alloys, schemes="grouped", models=("ssvae", "ssvae_descriptors"), n_folds=3,
+                           train_config=TINY, unlabelled_share=0.3, progress=False, return_predictions=True)[1]
+    pd.testing.assert_frame_equal(again, predictions, check_exact=True)
+    a, b = (predictions[predictions["model"] == m]["probability"].to_numpy() for m in ("ssvae", "ssvae_descriptors"))
+    assert not np.allclose(a, b)

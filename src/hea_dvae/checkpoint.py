@@ -66,7 +66,7 @@ def describe(model: "SSVAE", extra: dict | None = None) -> dict:
             "std": model.feature_std.detach().cpu().tolist(),
         },
         "elements": list(ELEMENTS),
-        "features": list(FEATURES),
+        "features": list(model.features),
         "table": model.config.table,
         "extra": extra or {},
     }
@@ -232,10 +232,14 @@ def check_config(description: dict) -> None:
             "element order mismatch: the checkpoint has "
             f"{_short(description.get('elements'))}, this package uses {list(ELEMENTS)}"
         )
-    if description.get("features") != list(FEATURES):
+    # What a stored classifier may read: the 8 features, or the 31 descriptors (chapter 7).
+    from .descriptors import MODEL_INPUTS
+
+    if description.get("features") not in (list(FEATURES), list(MODEL_INPUTS)):
         raise CheckpointError(
             "feature names mismatch: the checkpoint has "
-            f"{_short(description.get('features'))}, this package uses {list(FEATURES)}"
+            f"{_short(description.get('features'))}, this package uses {list(FEATURES)} "
+            "(or the 31 descriptors of hea_dvae.descriptors.MODEL_INPUTS)"
         )
     table = description.get("table")
     if not isinstance(table, str) or table not in TABLES:
@@ -314,9 +318,9 @@ def load(directory: str | os.PathLike, device="cpu") -> "SSVAE":
     description, weights = _checked_files(directory)
     try:
         config = SSVAEConfig.from_dict(description["model"])
-        if (config.n_elements, config.n_features) != (len(ELEMENTS), len(FEATURES)):
+        if (config.n_elements, config.n_features) != (len(ELEMENTS), len(description["features"])):
             raise ValueError(f"the model reads {config.n_elements} elements and {config.n_features} features, "
-                             f"this package {len(ELEMENTS)} and {len(FEATURES)}")
+                             f"its description names {len(ELEMENTS)} and {len(description['features'])}")
         # The meta device builds the model's shapes without allocating them.
         with torch.device("meta"):
             expected = {key: tuple(t.shape) for key, t in SSVAE(config).state_dict().items()}

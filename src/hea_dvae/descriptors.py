@@ -381,6 +381,9 @@ LOG_SCALED: tuple[str, ...] = ("omega", "lambda_")
 #: Omega 1.1 and Lambda 0.96, lie well inside).
 LOG_CLIP: tuple[float, float] = (1e-2, 1e3)
 
+#: Names of :func:`model_inputs`' columns as models read them: ``log10_`` before :data:`LOG_SCALED`.
+MODEL_INPUTS: tuple[str, ...] = tuple(f"log10_{name}" if name in LOG_SCALED else name for name in DESCRIPTORS)
+
 
 def model_inputs(x, table: str | ElementTable = "standard") -> pd.DataFrame:
     """The descriptors as tree models read them: every column finite.

@@ -102,6 +102,7 @@ NESTED: tuple[str, ...] = ("random_forest", "gradient_boosting")
 #: the chapter gives :func:`hea_dvae.evaluation.cross_validate`'s ``"ssvae"``).
 MODEL_LABELS: dict[str, str] = {
     "ssvae_8": "SSVAE, 8 features",
+    "ssvae_31": "SSVAE, 31 descriptors",
     "random_forest_8": "random forest, 8 features",
     "random_forest_31": "random forest, 31 descriptors",
     "random_forest_31_isotonic": "random forest, 31 descriptors, recalibrated",
@@ -109,7 +110,8 @@ MODEL_LABELS: dict[str, str] = {
     "gradient_boosting_31": "gradient boosting, 31 descriptors",
     "random_forest_nested": "random forest, nested choice",
     "gradient_boosting_nested": "gradient boosting, nested choice",
-    "ssvae_forest_mean": "mean of the SSVAE and the nested forest",
+    "ssvae_8_forest_mean": "mean of the SSVAE on 8 features and the nested forest",
+    "ssvae_31_forest_mean": "mean of the SSVAE on 31 descriptors and the nested forest",
 }
 
 

@@ -232,8 +232,18 @@ class OneMember:
 
     n_members = 1
     temperature = 1.0
-    #: Names of the columns :meth:`featurize` returns.
-    features = FEATURES
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """Names of the columns :meth:`featurize` returns: the 8 features, or the 31 descriptors."""
+        if self.config.n_features == len(FEATURES):
+            return FEATURES
+        from .descriptors import MODEL_INPUTS
+
+        if self.config.n_features != len(MODEL_INPUTS):
+            raise ValueError(f"a model of {self.config.n_features} inputs reads neither the {len(FEATURES)} "
+                             f"features nor the {len(MODEL_INPUTS)} descriptors")
+        return MODEL_INPUTS
 
     def member(self, index: int) -> "SSVAE":
         if index != 0:
@@ -241,10 +251,19 @@ class OneMember:
         return self
 
     def featurize(self, x) -> np.ndarray:
-        """The 8 features of fractions (n, 30) with this model's element table."""
-        from .features import featurize
+        """What the classifier reads of fractions (n, 30), with this model's element table.
 
-        return np.asarray(featurize(np.asarray(x, dtype=float), table=self.config.table))
+        The 8 features; for a model of 31 inputs, the descriptors as
+        :func:`hea_dvae.descriptors.model_inputs` gives them.
+        """
+        x = np.asarray(x, dtype=float)
+        if self.features == FEATURES:
+            from .features import featurize
+
+            return np.asarray(featurize(x, table=self.config.table))
+        from .descriptors import model_inputs
+
+        return model_inputs(np.atleast_2d(x), table=self.config.table).to_numpy(dtype=float)
 
     def member_probabilities(self, e) -> np.ndarray:
         """:meth:`predict_proba` as one member's row, shape (1, n)."""

@@ -339,9 +339,9 @@ class ForestPredictor:
     @property
     def features(self) -> tuple[str, ...]:
         """Names of what :meth:`featurize` returns: the descriptors, ``log10_`` before those read as logarithms."""
-        from .descriptors import DESCRIPTORS, LOG_SCALED
+        from .descriptors import MODEL_INPUTS
 
-        return tuple(f"log10_{name}" if name in LOG_SCALED else name for name in DESCRIPTORS)
+        return MODEL_INPUTS
 
     def featurize(self, x) -> np.ndarray:
         """The 31 descriptors of fractions (n, 30) as the forest reads them."""
