@@ -197,8 +197,10 @@ def test_a_model_of_the_31_descriptors_round_trips_and_reads_them():
     x = rng.dirichlet(np.ones(5), size=4)
     x = np.concatenate([x, np.zeros((4, 25))], axis=1)
     np.testing.assert_array_equal(wide.featurize(x), model_inputs(x, table="corrected").to_numpy(dtype=float))
+    odd = SSVAE(SSVAEConfig(hidden=(4,), n_features=9))
+    assert odd.features[-1] == "input_8"
     with pytest.raises(ValueError, match="neither"):
-        SSVAE(SSVAEConfig(hidden=(4,), n_features=9)).features
+        odd.featurize(x)
     import tempfile
     from pathlib import Path
 

@@ -235,15 +235,14 @@ class OneMember:
 
     @property
     def features(self) -> tuple[str, ...]:
-        """Names of the columns :meth:`featurize` returns: the 8 features, or the 31 descriptors."""
+        """Names of the classifier's inputs: the 8 features, the 31 descriptors, or ``input_0``, ... otherwise."""
         if self.config.n_features == len(FEATURES):
             return FEATURES
         from .descriptors import MODEL_INPUTS
 
-        if self.config.n_features != len(MODEL_INPUTS):
-            raise ValueError(f"a model of {self.config.n_features} inputs reads neither the {len(FEATURES)} "
-                             f"features nor the {len(MODEL_INPUTS)} descriptors")
-        return MODEL_INPUTS
+        if self.config.n_features == len(MODEL_INPUTS):
+            return MODEL_INPUTS
+        return tuple(f"input_{i}" for i in range(self.config.n_features))
 
     def member(self, index: int) -> "SSVAE":
         if index != 0:
@@ -256,14 +255,16 @@ class OneMember:
         The 8 features; for a model of 31 inputs, the descriptors as
         :func:`hea_dvae.descriptors.model_inputs` gives them.
         """
+        from .descriptors import MODEL_INPUTS, model_inputs
+        from .features import featurize
+
         x = np.asarray(x, dtype=float)
         if self.features == FEATURES:
-            from .features import featurize
-
             return np.asarray(featurize(x, table=self.config.table))
-        from .descriptors import model_inputs
-
-        return model_inputs(np.atleast_2d(x), table=self.config.table).to_numpy(dtype=float)
+        if self.features == MODEL_INPUTS:
+            return model_inputs(np.atleast_2d(x), table=self.config.table).to_numpy(dtype=float)
+        raise ValueError(f"a model of {self.config.n_features} inputs reads neither the {len(FEATURES)} features "
+                         f"nor the {len(MODEL_INPUTS)} descriptors: give it its inputs")
 
     def member_probabilities(self, e) -> np.ndarray:
         """:meth:`predict_proba` as one member's row, shape (1, n)."""
