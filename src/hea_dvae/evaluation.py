@@ -63,7 +63,6 @@ from .metrics import (  # noqa: F401  (LOWER_IS_BETTER re-exported for readers o
 from .train import TrainConfig
 from .zoo import cached_fit, fit_seeds, train_missing
 
-#: Models :func:`cross_validate` can compare.
 #: Models :func:`cross_validate` compares by default: all on the paper's 8 features.
 MODELS: tuple[str, ...] = (
     "ssvae", "classifier_head", "random_forest", "gradient_boosting", "logistic_regression",
