@@ -258,6 +258,10 @@ def test_predict_with_the_forest_on_descriptors(capsys):
     # Its inputs, the 31 descriptors, are in the output; omega and Lambda as the forest reads them.
     expected = model_inputs(x, table="corrected")
     assert "log10_omega" in table.columns and "omega" not in table.columns and len(forest.features) == len(DESCRIPTORS)
+    # The units line names every descriptor's unit, the logarithms as such.
+    units = next(line for line in captured.out.splitlines() if line.startswith("# units:"))
+    assert "log10_omega log10 of omega (dimensionless)" in units and "h_pair_min kJ/mol" in units
+    assert all(f"{name} " in units for name in forest.features)
     np.testing.assert_allclose(table["delta"], expected["delta"], rtol=1e-9)
     np.testing.assert_allclose(table["log10_omega"], expected["omega"], rtol=1e-9)
     # Fitted on the paper split's labelled alloys only: the same forest again, and it ranks the test alloys.

@@ -40,6 +40,27 @@ UNITS_LINE = ("# units: " + ", ".join(f"{name} {unit or 'dimensionless'}" for na
               "distances and compositions at.%")
 
 
+def units_line(frame: pd.DataFrame) -> str:
+    """:data:`UNITS_LINE`, with the units of the descriptors a table holds beyond the 8 features.
+
+    ``predict`` with the forest lists 31 descriptors; ``log10_`` columns
+    are base-10 logarithms of the descriptor named after it.
+    """
+    from ..descriptors import DESCRIPTOR_UNITS
+
+    extra = []
+    for column in frame.columns:
+        name = column.removeprefix("log10_")
+        if column in FEATURE_UNITS or name not in DESCRIPTOR_UNITS:
+            continue
+        unit = DESCRIPTOR_UNITS[name] or "dimensionless"
+        extra.append(f"{column} log10 of {name} ({unit})" if column != name else f"{column} {unit}")
+    if not extra:
+        return UNITS_LINE
+    head, tail = UNITS_LINE.split("; ", 1)
+    return f"{head}, {', '.join(extra)}; {tail}"
+
+
 def provenance_lines(frame: pd.DataFrame) -> list[str]:
     """The ``attrs`` of a design result as ``# key: value`` lines (values other than text as JSON), then the units."""
     lines = []
@@ -52,7 +73,7 @@ def provenance_lines(frame: pd.DataFrame) -> list[str]:
         text = value if isinstance(value, str) else json.dumps(value, default=str)
         lines.append(f"# {key}: {text}")
     if lines:
-        lines.append(UNITS_LINE)
+        lines.append(units_line(frame))
     return lines
 
 
